@@ -1,0 +1,38 @@
+/**
+ * What a run reports. A run is an `Observable<RunEvent>`; the CLI, progress bar, logger and
+ * report all subscribe to the same stream.
+ */
+export interface ItemMeta {
+  /** Sequence number of the item as produced by its source (or by the node that regrouped it). */
+  readonly index: number;
+  /** 'train', 'val', 'test' or any name the source gives; worker nodes train only on 'train'. */
+  readonly split: string;
+  readonly epoch: number;
+  /** True on the last item of its (split, epoch) group: accumulators flush on it. */
+  readonly groupEnd: boolean;
+}
+
+/** Events a node may emit through its context. */
+export type NodeEvent =
+  | { type: 'metric'; name: string; value: number; split?: string; epoch?: number; step?: number }
+  | { type: 'log'; message: string; data?: unknown }
+  | { type: 'warning'; message: string };
+
+export interface StageSummary {
+  readonly id: string;
+  readonly placement: 'main' | 'worker';
+  readonly nodes: readonly string[];
+}
+
+export type RunEvent =
+  | { type: 'started'; graph: string; stages: readonly StageSummary[]; backend?: string; window: number }
+  | { type: 'progress'; items: number; total?: number; split: string; epoch: number; tensors?: number }
+  | { type: 'metric'; node: string; name: string; value: number; split?: string; epoch?: number; step?: number }
+  | { type: 'log'; node?: string; message: string; data?: unknown }
+  | { type: 'warning'; node?: string; message: string }
+  | { type: 'finished'; items: number; seconds: number }
+  | { type: 'failed'; error: string; node?: string; kind?: string; segment?: string; itemIndex?: number };
+
+export function fromNodeEvent(node: string, event: NodeEvent): RunEvent {
+  return { ...event, node };
+}

@@ -1,0 +1,318 @@
+/**
+ * Executes a compiled graph as a chain of rxjs stages and reports what happens as
+ * `Observable<RunEvent>`.
+ *
+ * - Backpressure: the source is pulled with credits (pulledSource); the sink hands credits
+ *   back, so at most `window` source items are in flight, whatever the stages' speeds.
+ * - Main map stages run with their concurrency, in order when the node asks for it.
+ * - Worker segments go to the executor once; per item only the values they read cross.
+ * - Any error ends the run with one `failed` event naming node, kind, segment and item;
+ *   unsubscribing stops the source and closes the executor.
+ */
+import { concatMap, defer, map, mergeMap, Observable, Subject, type OperatorFunction } from 'rxjs';
+import { compile, type CompiledGraph, type CompiledNode, type MainStage, type PortKey, type SourceStage, type Stage, type WorkerStage } from './compile.ts';
+import { NodeRunError, WorkerFailure, messageOf } from './errors.ts';
+import type { ItemMeta, NodeEvent, RunEvent } from './events.ts';
+import type { SegmentExecutor, ExecutorFactory } from './executor.ts';
+import { Graph } from './graph.ts';
+import { isTensorData } from './port.ts';
+import type { Emission, Item, MapBehaviour, NodeContext, OperatorBehaviour, SourceBehaviour } from './node.ts';
+import { orderedMergeMap } from './operators/ordered-merge-map.ts';
+import { pulledSource } from './operators/pulled-source.ts';
+
+export interface RunOptions {
+  /** Makes the executor for worker segments; required when the graph has any. */
+  readonly executor?: ExecutorFactory;
+}
+
+interface Envelope {
+  readonly meta: ItemMeta;
+  readonly values: Readonly<Record<PortKey, unknown>>;
+  readonly weight: number;
+}
+
+export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions = {}): Observable<RunEvent> {
+  return new Observable<RunEvent>((subscriber) => {
+    const started = performance.now();
+    const compiled = graphOrCompiled instanceof Graph ? compile(graphOrCompiled) : graphOrCompiled;
+    const events = new Subject<RunEvent>();
+    const eventSub = events.subscribe((e) => subscriber.next(e));
+    let executor: SegmentExecutor | undefined;
+    let closed = false;
+    let finished = 0;
+    let lastTensors: number | undefined;
+
+    const fail = (error: unknown) => {
+      if (closed) return;
+      subscriber.next(failedEvent(error));
+      subscriber.complete();
+    };
+    const emitFrom = (node: string) => (event: NodeEvent) => events.next({ ...event, node });
+
+    const stageSub = defer(async () => {
+      const workerStages = compiled.stages.filter((s): s is WorkerStage => s.type === 'worker');
+      if (workerStages.length) {
+        if (!options.executor) throw new Error(`graph '${compiled.graph.name}' has worker nodes but no executor was given`);
+        executor = await options.executor();
+        for (const stage of workerStages) await executor.load(stage.segment);
+      }
+      return executor;
+    })
+      .pipe(
+        mergeMap(() => {
+          const [first, ...rest] = compiled.stages;
+          const source = sourceStage(first as SourceStage, compiled.window, emitFrom);
+          events.next({
+            type: 'started',
+            graph: compiled.graph.name,
+            stages: compiled.stages.map(summary),
+            ...(executor ? { backend: executor.backend } : {}),
+            window: compiled.window,
+          });
+          let stream = source.items;
+          for (const stage of rest) {
+            stream = stream.pipe(
+              stage.type === 'worker'
+                ? workerStage(stage, executor!, (tensors) => (lastTensors = tensors), emitFrom)
+                : mainStage(stage as MainStage, emitFrom, source.release),
+            );
+          }
+          return stream.pipe(
+            map((envelope) => {
+              finished += envelope.weight;
+              events.next({
+                type: 'progress',
+                items: finished,
+                ...(source.total !== undefined ? { total: source.total } : {}),
+                split: envelope.meta.split,
+                epoch: envelope.meta.epoch,
+                ...(lastTensors !== undefined ? { tensors: lastTensors } : {}),
+              });
+              source.release(envelope.weight);
+            }),
+          );
+        }),
+      )
+      .subscribe({
+        error: fail,
+        complete: () => {
+          if (closed) return;
+          subscriber.next({ type: 'finished', items: finished, seconds: (performance.now() - started) / 1000 });
+          subscriber.complete();
+        },
+      });
+
+    return () => {
+      closed = true;
+      stageSub.unsubscribe();
+      eventSub.unsubscribe();
+      void executor?.close();
+    };
+  });
+}
+
+function failedEvent(error: unknown): RunEvent {
+  if (error instanceof NodeRunError) {
+    return {
+      type: 'failed',
+      error: error.message,
+      node: error.node,
+      kind: error.kind,
+      ...(error.segment !== undefined ? { segment: error.segment } : {}),
+      ...(error.itemIndex !== undefined ? { itemIndex: error.itemIndex } : {}),
+    };
+  }
+  if (error instanceof WorkerFailure) {
+    return { type: 'failed', error: error.message, ...(error.segment !== undefined ? { segment: error.segment } : {}) };
+  }
+  return { type: 'failed', error: messageOf(error) };
+}
+
+function summary(stage: Stage) {
+  const nodes = stage.type === 'main' ? [stage.node] : stage.nodes;
+  return { id: stage.id, placement: stage.type === 'worker' ? ('worker' as const) : ('main' as const), nodes: nodes.map((n) => n.json.name) };
+}
+
+function contextFor(node: CompiledNode, emitFrom: (node: string) => (e: NodeEvent) => void): NodeContext {
+  return { node: node.json.name, kind: node.json.kind, seed: node.seed, emit: emitFrom(node.json.name) };
+}
+
+function inputsOf(node: CompiledNode, values: Readonly<Record<PortKey, unknown>>): Record<string, unknown> {
+  const inputs: Record<string, unknown> = {};
+  for (const [port, key] of Object.entries(node.inputs)) inputs[port] = values[key];
+  return inputs;
+}
+
+function outputsOf(node: CompiledNode, outputs: Readonly<Record<string, unknown>>, where: number): Record<PortKey, unknown> {
+  const values: Record<PortKey, unknown> = {};
+  for (const port of Object.keys(node.definition.outputs)) {
+    if (!(port in outputs)) {
+      throw new NodeRunError(node.json.name, node.json.kind, where, new Error(`did not produce its output '${port}'`));
+    }
+    values[`${node.json.name}.${port}`] = outputs[port];
+  }
+  return values;
+}
+
+function kept(stage: Stage, values: Readonly<Record<PortKey, unknown>>): Record<PortKey, unknown> {
+  const out: Record<PortKey, unknown> = {};
+  for (const key of stage.keep) if (key in values) out[key] = values[key];
+  return out;
+}
+
+/** All source nodes advance together: item i of the run is item i of every source. */
+function sourceStage(stage: SourceStage, window: number, emitFrom: (node: string) => (e: NodeEvent) => void) {
+  const totals = stage.nodes.map((n) => (n.definition.main as SourceBehaviour<unknown, unknown>).total?.(n.json.params));
+  const total = totals.every((t) => t !== undefined) ? Math.min(...(totals as number[])) : undefined;
+  async function* items(): AsyncGenerator<Envelope> {
+    const iterators = stage.nodes.map((node) => {
+      const behaviour = node.definition.main as SourceBehaviour<unknown, Record<string, unknown>>;
+      try {
+        const made = behaviour.create(node.json.params, contextFor(node, emitFrom));
+        return (Symbol.asyncIterator in made ? made[Symbol.asyncIterator]() : made[Symbol.iterator]()) as
+          | Iterator<Emission<Record<string, unknown>>>
+          | AsyncIterator<Emission<Record<string, unknown>>>;
+      } catch (error) {
+        throw new NodeRunError(node.json.name, node.json.kind, undefined, error);
+      }
+    });
+    try {
+      for (let index = 0; ; index++) {
+        const steps = await Promise.all(
+          iterators.map(async (it, i) => {
+            const node = stage.nodes[i]!;
+            try {
+              return await it.next();
+            } catch (error) {
+              throw new NodeRunError(node.json.name, node.json.kind, index, error);
+            }
+          }),
+        );
+        const ended = steps.filter((s) => s.done).length;
+        if (ended === steps.length) return;
+        if (ended > 0) {
+          const names = stage.nodes.map((n, i) => `'${n.json.name}'${steps[i]!.done ? ' (ended)' : ''}`).join(', ');
+          throw new Error(`sources ${names} produced different numbers of items: they must advance together (item ${index})`);
+        }
+        let values: Record<PortKey, unknown> = {};
+        let meta: Partial<ItemMeta> = {};
+        steps.forEach((step, i) => {
+          const emission = step.value as Emission<Record<string, unknown>>;
+          values = { ...values, ...outputsOf(stage.nodes[i]!, emission.values, index) };
+          meta = { ...meta, ...emission.meta };
+        });
+        yield {
+          meta: { split: meta.split ?? 'train', epoch: meta.epoch ?? 0, groupEnd: meta.groupEnd ?? false, index },
+          values,
+          weight: 1,
+        };
+      }
+    } finally {
+      await Promise.all(iterators.map((it) => it.return?.()));
+    }
+  }
+  const pulled = pulledSource(() => items(), window);
+  return { ...pulled, total };
+}
+
+function mainStage(
+  stage: MainStage,
+  emitFrom: (node: string) => (e: NodeEvent) => void,
+  release: (weight: number) => void,
+): OperatorFunction<Envelope, Envelope> {
+  const node = stage.node;
+  const behaviour = node.definition.main!;
+  return (input) =>
+    defer(() => {
+      const ctx = contextFor(node, emitFrom);
+      if (behaviour.type === 'operator') return input.pipe(operatorStage(stage, behaviour, { ...ctx, release }));
+      if (behaviour.type !== 'map') throw new Error(`node '${node.json.name}': a source can only start a graph`);
+      const impl = (behaviour as MapBehaviour<unknown, Record<string, unknown>, Record<string, unknown>>).create(node.json.params, ctx);
+      const project = (envelope: Envelope) =>
+        defer(async (): Promise<Envelope> => {
+          let outputs: Record<string, unknown>;
+          try {
+            outputs = await impl.process(inputsOf(node, envelope.values), envelope.meta);
+          } catch (error) {
+            throw new NodeRunError(node.json.name, node.json.kind, envelope.meta.index, error);
+          }
+          return { ...envelope, values: { ...kept(stage, envelope.values), ...outputsOf(node, outputs, envelope.meta.index) } };
+        });
+      const processed = behaviour.ordered !== false
+        ? input.pipe(orderedMergeMap(project, stage.concurrency))
+        : input.pipe(mergeMap(project, stage.concurrency));
+      return impl.finish ? processed.pipe(thenRun(async () => {
+        try {
+          await impl.finish!();
+        } catch (error) {
+          throw new NodeRunError(node.json.name, node.json.kind, undefined, error);
+        }
+      })) : processed;
+    });
+}
+
+function operatorStage(
+  stage: MainStage,
+  behaviour: OperatorBehaviour<unknown, Record<string, unknown>, Record<string, unknown>>,
+  ctx: NodeContext & { release(weight: number): void },
+): OperatorFunction<Envelope, Envelope> {
+  const node = stage.node;
+  return (input) => {
+    const items = input.pipe(map((e): Item<Record<string, unknown>> => ({ meta: e.meta, weight: e.weight, values: inputsOf(node, e.values) })));
+    let operator: OperatorFunction<Item<Record<string, unknown>>, Item<Record<string, unknown>>>;
+    try {
+      operator = behaviour.create(node.json.params, ctx);
+    } catch (error) {
+      throw new NodeRunError(node.json.name, node.json.kind, undefined, error);
+    }
+    return items.pipe(operator).pipe(
+      map((item): Envelope => ({ meta: item.meta, weight: item.weight, values: outputsOf(node, item.values, item.meta.index) })),
+      rethrowAs(node),
+    );
+  };
+}
+
+function workerStage(
+  stage: WorkerStage,
+  executor: SegmentExecutor,
+  onTensors: (count: number) => void,
+  emitFrom: (node: string) => (e: NodeEvent) => void,
+): OperatorFunction<Envelope, Envelope> {
+  return concatMap(async (envelope) => {
+    const inputs: Record<PortKey, unknown> = {};
+    for (const port of stage.segment.inputs) {
+      const value = envelope.values[port.key];
+      // Buffers cross as transferables and are gone from this thread afterwards: copy what a later stage still reads.
+      inputs[port.key] = stage.keep.includes(port.key) && isTensorData(value) ? { ...value, data: value.data.slice() } : value;
+    }
+    const result = await executor.run(stage.segment.id, envelope.meta, inputs);
+    for (const event of result.events) emitFrom(event.node)(event);
+    onTensors(result.tensors);
+    return { ...envelope, values: { ...kept(stage, envelope.values), ...result.outputs } };
+  });
+}
+
+/** Appends an async step after the source completes (not on error or unsubscribe). */
+function thenRun<T>(step: () => Promise<void>): OperatorFunction<T, T> {
+  return (source) =>
+    new Observable<T>((subscriber) =>
+      source.subscribe({
+        next: (v) => subscriber.next(v),
+        error: (e) => subscriber.error(e),
+        complete: () => step().then(() => subscriber.complete(), (e: unknown) => subscriber.error(e)),
+      }),
+    );
+}
+
+function rethrowAs<T>(node: CompiledNode): OperatorFunction<T, T> {
+  return (source) =>
+    new Observable<T>((subscriber) =>
+      source.subscribe({
+        next: (v) => subscriber.next(v),
+        error: (e: unknown) =>
+          subscriber.error(e instanceof NodeRunError ? e : new NodeRunError(node.json.name, node.json.kind, undefined, e)),
+        complete: () => subscriber.complete(),
+      }),
+    );
+}
+

@@ -1,0 +1,101 @@
+/**
+ * A synthetic binary segmentation set, made on the fly and deterministic by seed: textured
+ * backgrounds with reddish target blobs (the mask) and blue-green distractor shapes (not the
+ * mask). Each epoch yields the training split in a fresh shuffled order, then the validation
+ * split, whose images the model never trains on.
+ */
+import { z } from 'zod';
+import { defineNode } from '../../graph/node.ts';
+import { BinaryMask, Image, type RawImage } from '../ports.ts';
+import { mixSeed, mulberry32, permutation } from '../random.ts';
+
+export const SyntheticShapesParams = z.object({
+  size: z.number().int().min(8).max(2048).default(64).describe('image side in pixels'),
+  train: z.number().int().min(1).default(96).describe('training images per epoch'),
+  val: z.number().int().min(0).default(32).describe('validation images (evaluated after each epoch)'),
+  epochs: z.number().int().min(1).default(3).describe('passes over the training images'),
+  seed: z.number().int().default(0).describe('added to the node seed; change it for another data set'),
+});
+
+const SPLIT_ID = { train: 1, val: 2 } as const;
+
+/** Draws one sample; exported for tests and benchmarks. */
+export function syntheticShape(size: number, seed: number): { image: RawImage; mask: RawImage } {
+  const random = mulberry32(seed);
+  const range = (lo: number, hi: number) => lo + (hi - lo) * random();
+  const image = new Uint8Array(size * size * 3);
+  const mask = new Uint8Array(size * size);
+  const base = [range(60, 200), range(60, 200), range(60, 200)];
+  const grad = [range(-60, 60), range(-60, 60), range(-60, 60)];
+  const angle = range(0, Math.PI * 2);
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const t = ((x - size / 2) * Math.cos(angle) + (y - size / 2) * Math.sin(angle)) / size;
+      for (let c = 0; c < 3; c++) image[(y * size + x) * 3 + c] = clamp(base[c]! + grad[c]! * t + range(-18, 18));
+    }
+  }
+  const blob = (target: boolean) => {
+    const cx = range(0.15, 0.85) * size;
+    const cy = range(0.15, 0.85) * size;
+    const rx = range(0.07, 0.22) * size;
+    const ry = range(0.07, 0.22) * size;
+    const rot = range(0, Math.PI);
+    const square = !target && random() < 0.5;
+    const colour = target
+      ? [range(170, 250), range(30, 100), range(30, 100)]
+      : [range(20, 90), range(90, 220), range(90, 220)];
+    for (let y = 0; y < size; y++) {
+      for (let x = 0; x < size; x++) {
+        const dx = x - cx;
+        const dy = y - cy;
+        const u = (dx * Math.cos(rot) + dy * Math.sin(rot)) / rx;
+        const v = (-dx * Math.sin(rot) + dy * Math.cos(rot)) / ry;
+        const inside = square ? Math.abs(u) <= 1 && Math.abs(v) <= 1 : u * u + v * v <= 1;
+        if (!inside) continue;
+        for (let c = 0; c < 3; c++) image[(y * size + x) * 3 + c] = clamp(colour[c]! + range(-25, 25));
+        mask[y * size + x] = target ? 1 : 0;
+      }
+    }
+  };
+  const distractors = Math.floor(range(0, 3));
+  for (let i = 0; i < distractors; i++) blob(false);
+  const targets = 1 + Math.floor(range(0, 2));
+  for (let i = 0; i < targets; i++) blob(true);
+  return {
+    image: { width: size, height: size, channels: 3, data: image },
+    mask: { width: size, height: size, channels: 1, data: mask },
+  };
+}
+
+function clamp(v: number): number {
+  return Math.max(0, Math.min(255, Math.round(v)));
+}
+
+export const SyntheticShapes = defineNode({
+  kind: 'data/synthetic-shapes',
+  description: 'deterministic synthetic binary segmentation set (reddish blobs vs distractors)',
+  placement: 'main',
+  inputs: {},
+  outputs: { image: Image, mask: BinaryMask },
+  params: SyntheticShapesParams,
+  main: {
+    type: 'source',
+    total: (p) => p.epochs * (p.train + p.val),
+    create: (p, ctx) => {
+      const seed = mixSeed(ctx.seed, p.seed);
+      return (function* () {
+        for (let epoch = 0; epoch < p.epochs; epoch++) {
+          const order = permutation(p.train, mulberry32(mixSeed(seed, epoch)));
+          for (const [i, index] of order.entries()) {
+            const values = syntheticShape(p.size, mixSeed(seed, SPLIT_ID.train, index));
+            yield { values, meta: { split: 'train', epoch, groupEnd: i === p.train - 1 } };
+          }
+          for (let index = 0; index < p.val; index++) {
+            const values = syntheticShape(p.size, mixSeed(seed, SPLIT_ID.val, index));
+            yield { values, meta: { split: 'val', epoch, groupEnd: index === p.val - 1 } };
+          }
+        }
+      })();
+    },
+  },
+});

@@ -1,0 +1,213 @@
+/**
+ * Runs one worker segment per item: typed arrays in, tensors through the segment's nodes,
+ * typed arrays out. On a training item with an optimiser node in the segment, everything up
+ * to the optimiser runs inside its `minimize` (one gradient tape across node boundaries);
+ * otherwise the segment runs under a plain tidy. No tensor outlives the item except the
+ * nodes' own variables.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { type CompiledNode, type PortKey, type SegmentJson } from '../src/graph/compile.ts';
+import { NodeRunError, messageOf } from '../src/graph/errors.ts';
+import type { ItemMeta, NodeEvent } from '../src/graph/events.ts';
+import { parseRef } from '../src/graph/graph.ts';
+import type { StepInfo, WorkerNode } from '../src/graph/node.ts';
+import { isTensorData, type TensorData } from '../src/graph/port.ts';
+import type { NodeRegistry } from '../src/graph/registry.ts';
+
+interface LiveNode {
+  readonly compiled: CompiledNode;
+  readonly impl: WorkerNode<Record<string, unknown>, Record<string, unknown>>;
+}
+
+export interface SegmentRunReply {
+  readonly outputs: Record<PortKey, unknown>;
+  readonly events: (NodeEvent & { node: string })[];
+  readonly tensors: number;
+}
+
+export class SegmentRunner {
+  private events: (NodeEvent & { node: string })[] = [];
+
+  private constructor(
+    readonly segment: SegmentJson,
+    private readonly nodes: readonly LiveNode[],
+    private readonly optimizer: LiveNode | undefined,
+  ) {}
+
+  static async create(segment: SegmentJson, registry: NodeRegistry): Promise<SegmentRunner> {
+    const holder: { runner?: SegmentRunner } = {};
+    const nodes: LiveNode[] = [];
+    for (const json of segment.nodes) {
+      const definition = registry.get(json.kind, `worker segment ${segment.id}`);
+      if (definition.placement !== 'worker' || !definition.worker) {
+        throw new NodeRunError(json.name, json.kind, undefined, new Error('is not a worker node'), segment.id);
+      }
+      const compiled: CompiledNode = { json, definition, inputs: json.inputs, seed: json.seed };
+      const emit = (event: NodeEvent) => holder.runner?.events.push({ ...event, node: json.name });
+      try {
+        const impl = await definition.worker.create(json.params, { node: json.name, kind: json.kind, seed: json.seed, emit });
+        nodes.push({ compiled, impl });
+      } catch (error) {
+        throw new NodeRunError(json.name, json.kind, undefined, error, segment.id);
+      }
+    }
+    const optimizers = nodes.filter((n) => n.impl.minimize);
+    if (optimizers.length > 1) {
+      throw new Error(`worker segment ${segment.id}: more than one optimiser node (${optimizers.map((n) => n.compiled.json.name).join(', ')}); use one per segment`);
+    }
+    const optimizer = optimizers[0];
+    if (optimizer && !('loss' in optimizer.compiled.inputs)) {
+      throw new NodeRunError(optimizer.compiled.json.name, optimizer.compiled.json.kind, undefined, new Error(`an optimiser node needs its 'loss' input connected`), segment.id);
+    }
+    holder.runner = new SegmentRunner(segment, nodes, optimizer);
+    return holder.runner;
+  }
+
+  run(meta: ItemMeta, inputs: Readonly<Record<PortKey, unknown>>): SegmentRunReply {
+    this.events = [];
+    const step: StepInfo = { meta, training: meta.split === 'train', emit: () => undefined };
+    const outputs = this.optimizer && step.training ? this.trainStep(step, inputs) : this.evalStep(step, inputs);
+    return { outputs, events: this.events, tensors: tf.memory().numTensors };
+  }
+
+  private evalStep(step: StepInfo, inputs: Readonly<Record<PortKey, unknown>>): Record<PortKey, unknown> {
+    return scoped(() => {
+      const values = this.toTensors(inputs, step.meta);
+      this.forward(this.nodes, values, step);
+      return this.readOutputs(values, step.meta);
+    });
+  }
+
+  private trainStep(step: StepInfo, inputs: Readonly<Record<PortKey, unknown>>): Record<PortKey, unknown> {
+    const optimizer = this.optimizer!;
+    const after = this.dependentsOf(optimizer);
+    const before = this.nodes.filter((n) => !after.includes(n));
+    const variables = this.nodes.flatMap((n) => n.impl.variables?.() ?? []);
+    let saved: Map<PortKey, unknown> | undefined;
+    const lossKey = optimizer.compiled.inputs.loss!;
+    try {
+      this.call(optimizer, step.meta, () =>
+        optimizer.impl.minimize!(
+          () => {
+            const values = this.toTensors(inputs, step.meta);
+            this.forward(before, values, step);
+            saved = new Map([...values].map(([k, v]) => [k, v instanceof tf.Tensor ? tf.keep(v) : v]));
+            const loss = values.get(lossKey);
+            if (!(loss instanceof tf.Tensor) || loss.rank !== 0) {
+              throw new Error(`input 'loss' ('${lossKey}') must be a scalar tensor, got ${describe(loss)}`);
+            }
+            // The optimiser owns (and disposes) what it gets; the saved copy stays for `after`.
+            return tf.clone(loss);
+          },
+          variables,
+          { ...step, emit: (e) => this.events.push({ ...e, node: optimizer.compiled.json.name }) },
+        ),
+      );
+      return scoped(() => {
+        const values = new Map(saved);
+        this.forward(after, values, step);
+        return this.readOutputs(values, step.meta);
+      });
+    } finally {
+      for (const v of saved?.values() ?? []) if (v instanceof tf.Tensor) v.dispose();
+    }
+  }
+
+  private forward(nodes: readonly LiveNode[], values: Map<PortKey, unknown>, step: StepInfo): void {
+    for (const node of nodes) {
+      const inputs: Record<string, unknown> = {};
+      for (const [port, key] of Object.entries(node.compiled.inputs)) inputs[port] = values.get(key);
+      const name = node.compiled.json.name;
+      const nodeStep: StepInfo = { ...step, emit: (e) => this.events.push({ ...e, node: name }) };
+      const outputs = this.call(node, step.meta, () => node.impl.forward(inputs, nodeStep));
+      for (const port of Object.keys(node.compiled.definition.outputs)) {
+        if (!(port in outputs)) {
+          throw new NodeRunError(name, node.compiled.json.kind, step.meta.index, new Error(`did not produce its output '${port}'`), this.segment.id);
+        }
+        values.set(`${name}.${port}`, outputs[port]);
+      }
+    }
+  }
+
+  private call<T>(node: LiveNode, meta: ItemMeta, fn: () => T): T {
+    try {
+      return fn();
+    } catch (error) {
+      if (error instanceof NodeRunError) throw error;
+      throw new NodeRunError(node.compiled.json.name, node.compiled.json.kind, meta.index, error, this.segment.id);
+    }
+  }
+
+  /** The node and every node in this segment that depends on it, in segment order. */
+  private dependentsOf(root: LiveNode): LiveNode[] {
+    const names = new Set([root.compiled.json.name]);
+    for (const node of this.nodes) {
+      if (Object.values(node.compiled.inputs).some((key) => names.has(parseRef(key)!.node))) names.add(node.compiled.json.name);
+    }
+    return this.nodes.filter((n) => names.has(n.compiled.json.name));
+  }
+
+  private toTensors(inputs: Readonly<Record<PortKey, unknown>>, meta: ItemMeta): Map<PortKey, unknown> {
+    const values = new Map<PortKey, unknown>();
+    for (const port of this.segment.inputs) {
+      const value = inputs[port.key];
+      if (port.transport !== 'tensor') {
+        values.set(port.key, value);
+        continue;
+      }
+      if (!isTensorData(value)) {
+        const consumer = this.nodes.find((n) => Object.values(n.compiled.inputs).includes(port.key))!;
+        throw new NodeRunError(consumer.compiled.json.name, consumer.compiled.json.kind, meta.index,
+          new Error(`input '${port.key}' (${port.type}) must arrive as TensorData {dtype, shape, data}, got ${describe(value)}`), this.segment.id);
+      }
+      values.set(port.key, tf.tensor(value.data, [...value.shape], value.dtype));
+    }
+    return values;
+  }
+
+  private readOutputs(values: Map<PortKey, unknown>, meta: ItemMeta): Record<PortKey, unknown> {
+    const out: Record<PortKey, unknown> = {};
+    for (const port of this.segment.outputs) {
+      const value = values.get(port.key);
+      if (port.transport === 'tensor') {
+        if (!(value instanceof tf.Tensor)) {
+          const { node } = parseRef(port.key)!;
+          const kind = this.nodes.find((n) => n.compiled.json.name === node)?.compiled.json.kind ?? '?';
+          throw new NodeRunError(node, kind, meta.index, new Error(`output '${port.key}' (${port.type}) must be a tensor, got ${describe(value)}`), this.segment.id);
+        }
+        out[port.key] = toTensorData(value);
+      } else {
+        out[port.key] = value instanceof tf.Tensor ? value.arraySync() : value;
+      }
+    }
+    return out;
+  }
+
+  dispose(): void {
+    for (const node of this.nodes) node.impl.dispose?.();
+  }
+}
+
+/** Copies a tensor out (a backend may share its buffer between tensors, so never hand it over). */
+export function toTensorData(tensor: tf.Tensor): TensorData {
+  const dtype = tensor.dtype === 'int32' ? 'int32' : tensor.dtype === 'bool' ? 'bool' : 'float32';
+  const raw = tensor.dataSync();
+  const data = dtype === 'int32' ? Int32Array.from(raw) : dtype === 'bool' ? Uint8Array.from(raw) : Float32Array.from(raw);
+  return { dtype, shape: tensor.shape, data };
+}
+
+function describe(value: unknown): string {
+  if (value instanceof tf.Tensor) return `a ${value.dtype} tensor of shape [${value.shape.join(', ')}]`;
+  if (value === undefined) return 'nothing';
+  return messageOf(typeof value === 'object' ? (value?.constructor?.name ?? 'an object') : typeof value);
+}
+
+/** Like tf.tidy for a function that returns no tensors: every tensor made inside is freed. */
+function scoped<T>(fn: () => T): T {
+  tf.engine().startScope();
+  try {
+    return fn();
+  } finally {
+    tf.engine().endScope();
+  }
+}
