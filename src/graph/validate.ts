@@ -23,16 +23,18 @@ export function validateGraph(raw: unknown, registry: NodeRegistry, source: stri
 
   const definitions = new Map<string, AnyNodeDefinition>();
   const nodes: NodeJson[] = [];
+  const seen = new Set<string>();
   for (const [i, node] of json.nodes.entries()) {
     const where = typeof node?.name === 'string' ? `node '${node.name}'` : `nodes[${i}]`;
     if (typeof node?.name !== 'string' || !NAME.test(node.name)) {
       problems.push(`${where}: name must match ${NAME} (letters, digits, '_' and '-')`);
       continue;
     }
-    if (definitions.has(node.name) || nodes.some((n) => n.name === node.name)) {
+    if (seen.has(node.name)) {
       problems.push(`${where}: duplicate node name`);
       continue;
     }
+    seen.add(node.name);
     if (typeof node.kind !== 'string' || !registry.has(node.kind)) {
       const known = registry.list().map((d) => d.kind).sort().join(', ');
       problems.push(`${where}: unknown kind '${String(node.kind)}' (registered: ${known || 'none'})`);

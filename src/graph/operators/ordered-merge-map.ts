@@ -44,6 +44,7 @@ export function orderedMergeMap<T, R>(
             }
             got = true;
             done.set(index, result);
+            flush();
           },
           error: (err) => subscriber.error(err),
           complete: () => {

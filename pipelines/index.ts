@@ -1,0 +1,47 @@
+/**
+ * The ready pipelines, by name. Each declares its options as a schema, so `--set key=value`
+ * from the CLI is checked the same way node params are.
+ */
+import { z } from 'zod';
+import type { Graph } from '../src/graph/graph.ts';
+import { toySegmentation } from './toy-segmentation.ts';
+
+export interface PipelineEntry {
+  readonly name: string;
+  readonly description: string;
+  readonly options: z.ZodObject;
+  build(options: Record<string, unknown>): Graph;
+}
+
+const entries: PipelineEntry[] = [
+  {
+    name: 'toy-segmentation',
+    description: 'synthetic shapes -> flip -> batch -> patch-MLP segmenter trained with Adam in the worker -> IoU',
+    options: z
+      .object({
+        epochs: z.number().int().min(1).optional(),
+        size: z.number().int().min(8).optional(),
+        train: z.number().int().min(1).optional(),
+        val: z.number().int().min(0).optional(),
+        batchSize: z.number().int().min(1).optional(),
+        lr: z.number().positive().optional(),
+        seed: z.number().int().optional(),
+      })
+      .strict(),
+    build: (options) => toySegmentation(options),
+  },
+];
+
+export const DEFAULT_PIPELINE = 'toy-segmentation';
+
+export function pipelineNames(): string[] {
+  return entries.map((e) => e.name);
+}
+
+export function findPipeline(name: string): PipelineEntry | undefined {
+  return entries.find((e) => e.name === name);
+}
+
+export function listPipelines(): readonly PipelineEntry[] {
+  return entries;
+}
