@@ -25,7 +25,7 @@ export interface ToySegmentationOptions {
 export function toySegmentation(options: ToySegmentationOptions = {}): Graph {
   const g = new GraphBuilder({ name: 'toy-segmentation', seed: options.seed ?? 42 });
   const data = g.add('data', SyntheticShapes, {
-    params: { size: options.size ?? 64, train: options.train ?? 96, val: options.val ?? 32, epochs: options.epochs ?? 6 },
+    params: { size: options.size ?? 64, train: options.train ?? 192, val: options.val ?? 64, epochs: options.epochs ?? 8 },
   });
   const flip = g.add('flip', RandomFlip, { params: { p: 0.5 }, inputs: { image: data.out.image, mask: data.out.mask } });
   const batch = g.add('batch', Batch, { params: { size: options.batchSize ?? 8 }, inputs: { image: flip.out.image, mask: flip.out.mask } });

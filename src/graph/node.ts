@@ -181,7 +181,8 @@ export function defineNode<
   const I extends InputSpecs,
   const O extends OutputSpecs,
   S extends z.ZodType,
->(definition: MainNodeDefinition<K, I, O, S>): MainNodeDefinition<K, I, O, S>;
+  M extends MainBehaviour<z.output<S>, MainInputs<I>, MainOutputs<O>>,
+>(definition: MainNodeDefinition<K, I, O, S> & { readonly main: M }): MainNodeDefinition<K, I, O, S> & { readonly main: M };
 export function defineNode<
   const K extends string,
   const I extends InputSpecs,

@@ -25,7 +25,9 @@ export function syntheticShape(size: number, seed: number): { image: RawImage; m
   const range = (lo: number, hi: number) => lo + (hi - lo) * random();
   const image = new Uint8Array(size * size * 3);
   const mask = new Uint8Array(size * size);
-  const base = [range(60, 200), range(60, 200), range(60, 200)];
+  // Greyish backgrounds with a mild tint: never as red as a target.
+  const grey = range(70, 190);
+  const base = [grey + range(-25, 10), grey + range(-20, 20), grey + range(-20, 20)];
   const grad = [range(-60, 60), range(-60, 60), range(-60, 60)];
   const angle = range(0, Math.PI * 2);
   for (let y = 0; y < size; y++) {

@@ -25,12 +25,12 @@ export const PatchMlp = defineNode({
       // Glorot-uniform weights from the node seed, zero biases.
       const glorot = (fanIn: number, fanOut: number, seed: number) => {
         const limit = Math.sqrt(6 / (fanIn + fanOut));
-        return tf.variable(tf.randomUniform([fanIn, fanOut], -limit, limit, 'float32', seed), true, `${ctx.node}/w${seed - ctx.seed}`);
+        return tf.variable(tf.randomUniform([fanIn, fanOut], -limit, limit, 'float32', seed), true);
       };
       const w1 = glorot(inDim, p.hidden, ctx.seed + 1);
-      const b1 = tf.variable(tf.zeros([p.hidden]), true, `${ctx.node}/b1`);
+      const b1 = tf.variable(tf.zeros([p.hidden]), true);
       const w2 = glorot(p.hidden, outDim, ctx.seed + 2);
-      const b2 = tf.variable(tf.zeros([outDim]), true, `${ctx.node}/b2`);
+      const b2 = tf.variable(tf.zeros([outDim]), true);
       return {
         forward: ({ images }) => {
           const [batch, height, width, channels] = images.shape;
@@ -39,7 +39,8 @@ export const PatchMlp = defineNode({
           }
           const gh = height / p.patch;
           const gw = width / p.patch;
-          const patches = images
+          // Centre and scale the [0, 1] pixels, as SAM normalises with its pixel mean and std.
+          const patches = images.sub(0.5).mul(4)
             .reshape([batch, gh, p.patch, gw, p.patch, 3])
             .transpose([0, 1, 3, 2, 4, 5])
             .reshape([batch * gh * gw, inDim]);
