@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { lastValueFrom, tap } from 'rxjs';
 import { compile } from '../graph/compile.ts';
+import { exportGraph, type ExportFormat } from '../graph/export/index.ts';
 import { run } from '../graph/run.ts';
 import { TensorWorker } from '../../workers/host.ts';
 import { BACKEND_ORDER } from '../../workers/backend.ts';
@@ -53,6 +54,24 @@ export async function main(argv: readonly string[]): Promise<number> {
       );
       await new Promise((resolve) => log.end(resolve));
       if (!opts.json) process.stdout.write(`wrote ${join(out, 'events.jsonl')} and ${join(out, 'graph.json')}\n`);
+    });
+
+  program
+    .command('graph')
+    .description('export a pipeline as a picture or as data')
+    .argument('<pipeline>', 'pipeline name or graph .json')
+    .addOption(new Option('--format <format>', 'output format').choices(['mermaid', 'dot', 'html', 'json']).makeOptionMandatory())
+    .option('--set <key=value>', 'pipeline option (repeatable)', collect, [])
+    .option('--out <file>', 'write here instead of standard output')
+    .action(async (spec: string, opts: { format: ExportFormat; set: string[]; out?: string }) => {
+      const graph = await loadPipeline(spec, parseSettings(opts.set));
+      const text = await exportGraph(compile(graph), opts.format);
+      if (opts.out) {
+        writeFileSync(opts.out, text);
+        process.stdout.write(`wrote ${opts.out} (${opts.format}, ${graph.nodes.length} nodes)\n`);
+      } else {
+        process.stdout.write(text);
+      }
     });
 
   program

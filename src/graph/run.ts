@@ -9,7 +9,7 @@
  * - Any error ends the run with one `failed` event naming node, kind, segment and item;
  *   unsubscribing stops the source and closes the executor.
  */
-import { concatMap, defer, map, mergeMap, Observable, Subject, type OperatorFunction } from 'rxjs';
+import { defer, map, mergeMap, Observable, Subject, type OperatorFunction } from 'rxjs';
 import { compile, type CompiledGraph, type CompiledNode, type MainStage, type PortKey, type SourceStage, type Stage, type WorkerStage } from './compile.ts';
 import { NodeRunError, WorkerFailure, messageOf } from './errors.ts';
 import type { ItemMeta, NodeEvent, RunEvent } from './events.ts';
@@ -19,6 +19,7 @@ import { isTensorData } from './port.ts';
 import type { Emission, Item, MapBehaviour, NodeContext, OperatorBehaviour, SourceBehaviour } from './node.ts';
 import { orderedMergeMap } from './operators/ordered-merge-map.ts';
 import { pulledSource } from './operators/pulled-source.ts';
+import { yieldToEventLoop } from './operators/yield-to-event-loop.ts';
 
 export interface RunOptions {
   /** Makes the executor for worker segments; required when the graph has any. */
@@ -230,6 +231,7 @@ function mainStage(
       const impl = (behaviour as MapBehaviour<unknown, Record<string, unknown>, Record<string, unknown>>).create(node.json.params, ctx);
       const project = (envelope: Envelope) =>
         defer(async (): Promise<Envelope> => {
+          await yieldToEventLoop();
           let outputs: Record<string, unknown>;
           try {
             outputs = await impl.process(inputsOf(node, envelope.values), envelope.meta);
@@ -278,7 +280,8 @@ function workerStage(
   onTensors: (count: number) => void,
   emitFrom: (node: string) => (e: NodeEvent) => void,
 ): OperatorFunction<Envelope, Envelope> {
-  return concatMap(async (envelope) => {
+  // Up to 1 + prefetch items are sent ahead: the worker queues them, so it never idles for a round trip.
+  return orderedMergeMap(async (envelope: Envelope): Promise<Envelope> => {
     const inputs: Record<PortKey, unknown> = {};
     for (const port of stage.segment.inputs) {
       const value = envelope.values[port.key];
@@ -289,7 +292,7 @@ function workerStage(
     for (const event of result.events) emitFrom(event.node)(event);
     onTensors(result.tensors);
     return { ...envelope, values: { ...kept(stage, envelope.values), ...result.outputs } };
-  });
+  }, stage.concurrency + stage.prefetch);
 }
 
 /** Appends an async step after the source completes (not on error or unsubscribe). */

@@ -24,7 +24,7 @@ describe('graph validation', () => {
       { name: 'src', kind: 'test/counter', params: { count: 3 }, inputs: {} },
       { name: 'sink', kind: 'test/record', params: {}, inputs: { label: 'src.label' } },
     ]));
-    expect(g.node('src').params).toEqual({ count: 3, width: 4 });
+    expect(g.node('src').params).toEqual({ count: 3, width: 4, train: 0 });
     expect(g.node('sink').params).toEqual({ ms: 0 });
   });
 
