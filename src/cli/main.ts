@@ -30,19 +30,21 @@ export async function main(argv: readonly string[]): Promise<number> {
     .addOption(backendOption())
     .option('--set <key=value>', 'pipeline option (repeatable), e.g. --set epochs=2', collect, [])
     .option('--epochs <n>', 'shorthand for --set epochs=N')
-    .option('--out <dir>', 'folder for events.jsonl and graph.json (default runs/<pipeline>-<time>)')
+    .option('--out <dir>', 'folder for events.jsonl, graph.json and graph.html (default runs/<pipeline>-<time>)')
     .option('--json', 'print events as JSON lines instead of text')
     .action(async (spec: string, opts: { backend?: string; set: string[]; epochs?: string; out?: string; json?: boolean }) => {
       const settings = parseSettings(opts.epochs !== undefined ? [...opts.set, `epochs=${opts.epochs}`] : opts.set);
       const graph = await loadPipeline(spec, settings);
       const out = opts.out ?? join('runs', `${graph.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
       mkdirSync(out, { recursive: true });
+      const compiled = compile(graph);
       writeFileSync(join(out, 'graph.json'), `${JSON.stringify(graph.toJson(), null, 2)}\n`);
+      writeFileSync(join(out, 'graph.html'), await exportGraph(compiled, 'html'));
       const log = createWriteStream(join(out, 'events.jsonl'));
       const reporter = new ConsoleReporter();
       const executor = () => TensorWorker.start(opts.backend !== undefined ? { backend: opts.backend } : {});
       await lastValueFrom(
-        run(compile(graph), { executor }).pipe(
+        run(compiled, { executor }).pipe(
           tap((event) => {
             log.write(`${JSON.stringify(event)}\n`);
             if (opts.json) process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -53,7 +55,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         { defaultValue: undefined },
       );
       await new Promise((resolve) => log.end(resolve));
-      if (!opts.json) process.stdout.write(`wrote ${join(out, 'events.jsonl')} and ${join(out, 'graph.json')}\n`);
+      if (!opts.json) process.stdout.write(`wrote ${out}/: events.jsonl (every event), graph.json (rerun with: samflow run ${join(out, 'graph.json')}), graph.html\n`);
     });
 
   program

@@ -43,6 +43,31 @@ describe('tensor worker', () => {
     });
   });
 
+  it('sends each segment once as JSON, then per item only its inputs, as transferred typed arrays', async () => {
+    const worker = await TensorWorker.start();
+    const loads: unknown[] = [];
+    const runs: { keys: string[]; detachedAfter: boolean[] }[] = [];
+    const spy = {
+      backend: worker.backend,
+      load: async (segment: Parameters<TensorWorker['load']>[0]) => {
+        loads.push(JSON.parse(JSON.stringify(segment)));
+        return worker.load(segment);
+      },
+      run: async (id: string, meta: Parameters<TensorWorker['run']>[1], inputs: Parameters<TensorWorker['run']>[2]) => {
+        const values = Object.values(inputs) as { data: Float32Array }[];
+        const result = await worker.run(id, meta, inputs);
+        runs.push({ keys: Object.keys(inputs), detachedAfter: values.map((v) => v.data.buffer.byteLength === 0) });
+        return result;
+      },
+      close: () => worker.close(),
+    };
+    const all = await lastValueFrom(run(compile(affineGraph(5)), { executor: async () => spy }).pipe(toArray()));
+    expect(all.at(-1)).toMatchObject({ type: 'finished', items: 5 });
+    expect(loads).toHaveLength(1);
+    expect(loads[0]).toMatchObject({ id: '1', nodes: [{ name: 'affine', kind: 'test/affine' }], inputs: [{ key: 'src.vector', type: 'Vector', transport: 'tensor' }] });
+    expect(runs).toEqual(Array.from({ length: 5 }, () => ({ keys: ['src.vector'], detachedAfter: [true] })));
+  });
+
   it('a throwing worker node ends the run with a failed event naming the segment', async () => {
     const all = await runAll(affineGraph(10, { throwAt: 4 }));
     expect(all.at(-1)).toEqual({
