@@ -1,0 +1,74 @@
+/**
+ * SAM's mask decoder (segment_anything/modeling/mask_decoder.py): IoU and mask tokens run
+ * through the two-way transformer with the prompt tokens; the image tokens are upscaled 4×
+ * and each mask token's hypernetwork MLP turns them into that token's mask logits.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { gridSize, type SamConfig } from './config.ts';
+import { convTranspose2x2, gelu, layerNorm, mlp, param } from './ops.ts';
+import type { SamParams } from './params.ts';
+import { twoWayTransformer } from './transformer.ts';
+
+export interface MaskDecoderOutput {
+  /** Logits of every mask token, [B, num_multimask_outputs + 1, 4·grid, 4·grid]. */
+  readonly masks: tf.Tensor4D;
+  /** Predicted IoU of every mask token, [B, num_multimask_outputs + 1]. */
+  readonly iou: tf.Tensor2D;
+}
+
+/** The 4× upscaler: ConvTranspose k2 s2 → LayerNorm2d → GELU → ConvTranspose k2 s2 → GELU. */
+export function upscaleEmbeddings(src: tf.Tensor4D, params: SamParams): tf.Tensor4D {
+  const u = 'mask_decoder.output_upscaling';
+  let x = convTranspose2x2(src, param(params, `${u}.0.weight`), param(params, `${u}.0.bias`));
+  x = gelu(layerNorm(x, params, `${u}.1`, 1e-6)) as tf.Tensor4D;
+  return gelu(convTranspose2x2(x, param(params, `${u}.3.weight`), param(params, `${u}.3.bias`))) as tf.Tensor4D;
+}
+
+/**
+ * image embeddings [B or 1, g, g, C] and positional encoding [1, g, g, C], prompt embeddings
+ * sparse [B, N, C] and dense [B, g, g, C] -> masks and IoU for all mask tokens.
+ */
+export function maskDecoder(
+  imageEmbeddings: tf.Tensor4D,
+  imagePe: tf.Tensor4D,
+  sparse: tf.Tensor3D,
+  dense: tf.Tensor4D,
+  params: SamParams,
+  c: SamConfig,
+): MaskDecoderOutput {
+  const e = c.prompt_embed_dim;
+  const g = gridSize(c);
+  const t = c.num_multimask_outputs + 1;
+  const b = sparse.shape[0];
+  // Concatenate output tokens: [iou token, mask tokens] ahead of the prompt tokens.
+  const outputTokens = tf.concat([param(params, 'mask_decoder.iou_token.weight'), param(params, 'mask_decoder.mask_tokens.weight')], 0);
+  const tokens = tf.concat([tf.broadcastTo(outputTokens.expandDims(0), [b, 1 + t, e]), sparse], 1) as tf.Tensor3D;
+  // One image embedding may serve several prompt sets.
+  const embeddings = imageEmbeddings.shape[0] === b ? imageEmbeddings : tf.broadcastTo(imageEmbeddings, [b, g, g, e]);
+  const src = tf.add(embeddings, dense).reshape([b, g * g, e]) as tf.Tensor3D;
+  const pos = tf.broadcastTo(imagePe.reshape([1, g * g, e]), [b, g * g, e]) as tf.Tensor3D;
+  const { queries, keys } = twoWayTransformer(src, pos, tokens, params, c);
+  const iouTokenOut = tf.slice(queries, [0, 0, 0], [b, 1, e]).reshape([b, e]);
+  // Upscale mask embeddings and predict masks using the mask tokens.
+  const upscaled = upscaleEmbeddings(keys.reshape([b, g, g, e]) as tf.Tensor4D, params);
+  const [, uh, uw, uc] = upscaled.shape;
+  const hyper = tf.stack(
+    Array.from({ length: t }, (_, i) =>
+      mlp(tf.slice(queries, [0, 1 + i, 0], [b, 1, e]).reshape([b, e]), params, `mask_decoder.output_hypernetworks_mlps.${i}`, 3),
+    ),
+    1,
+  ) as tf.Tensor3D; // [B, t, C/8]
+  const masks = tf.matMul(hyper, upscaled.reshape([b, uh * uw, uc]), false, true).reshape([b, t, uh, uw]) as tf.Tensor4D;
+  const iou = mlp(iouTokenOut, params, 'mask_decoder.iou_prediction_head', c.iou_head_depth) as tf.Tensor2D;
+  return { masks, iou };
+}
+
+/** The official selection: tokens 1.. when multimask output is asked for, else token 0 alone. */
+export function selectMasks(out: MaskDecoderOutput, multimask: boolean): MaskDecoderOutput {
+  const [b, t, h, w] = out.masks.shape;
+  const [start, count] = multimask ? [1, t - 1] : [0, 1];
+  return {
+    masks: tf.slice(out.masks, [0, start, 0, 0], [b, count, h, w]),
+    iou: tf.slice(out.iou, [0, start], [b, count]),
+  };
+}

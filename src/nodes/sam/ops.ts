@@ -1,0 +1,90 @@
+/**
+ * The small pieces SAM is built from (segment_anything/modeling/common.py and friends), written
+ * with TensorFlow.js ops that have gradients on every backend: matMuls stay rank 2 with no
+ * transpose flags (the fast path on wasm), and stride-k "patch" convolutions and the k2 s2
+ * transposed convolutions are exact reshapes around a matMul, so no conv filter gradient is needed.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { SamParams } from './params.ts';
+
+export function param(params: SamParams, key: string): tf.Tensor {
+  const t = params.get(key);
+  if (!t) throw new Error(`SAM parameter '${key}' is missing`);
+  return t;
+}
+
+/** x[..., in] @ W[in, out] + b, flattened to rank 2 for the matMul. */
+export function linear(x: tf.Tensor, params: SamParams, name: string): tf.Tensor {
+  const w = param(params, `${name}.weight`);
+  const b = params.get(`${name}.bias`);
+  const shape = x.shape;
+  const inDim = shape[shape.length - 1]!;
+  const y = tf.matMul(x.reshape([-1, inDim]), w);
+  const out = b ? tf.add(y, b) : y;
+  return out.reshape([...shape.slice(0, -1), w.shape[1]!]);
+}
+
+/** LayerNorm over the last axis (NHWC LayerNorm2d is the same thing). */
+export function layerNorm(x: tf.Tensor, params: SamParams, name: string, eps: number): tf.Tensor {
+  const { mean, variance } = tf.moments(x, -1, true);
+  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(normed, param(params, `${name}.weight`)), param(params, `${name}.bias`));
+}
+
+/** Exact GELU, 0.5·x·(1 + erf(x/√2)), as torch.nn.GELU() (not the tanh approximation). */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
+}
+
+/** SAM's MLP: linear layers with ReLU between them (mask_decoder.MLP). */
+export function mlp(x: tf.Tensor, params: SamParams, name: string, layers: number): tf.Tensor {
+  let y = x;
+  for (let j = 0; j < layers; j++) {
+    y = linear(y, params, `${name}.layers.${j}`);
+    if (j < layers - 1) y = tf.relu(y);
+  }
+  return y;
+}
+
+/**
+ * A convolution whose stride equals its kernel (patch embedding, mask downscaling): cut the
+ * NHWC input into k×k patches and apply the filter [k, k, in, out] as one matMul.
+ */
+export function patchConv(x: tf.Tensor4D, filter: tf.Tensor, bias: tf.Tensor | undefined): tf.Tensor4D {
+  const [k, , inC, outC] = filter.shape as [number, number, number, number];
+  const [b, h, w, c] = x.shape;
+  if (c !== inC || h % k !== 0 || w % k !== 0) {
+    throw new Error(`patchConv: input [${x.shape.join(', ')}] does not fit a ${k}x${k} stride-${k} filter over ${inC} channels`);
+  }
+  const gh = h / k;
+  const gw = w / k;
+  const patches = x.reshape([b, gh, k, gw, k, c]).transpose([0, 1, 3, 2, 4, 5]).reshape([b * gh * gw, k * k * c]);
+  let y = tf.matMul(patches, filter.reshape([k * k * inC, outC]));
+  if (bias) y = tf.add(y, bias);
+  return y.reshape([b, gh, gw, outC]);
+}
+
+/** A 1×1 convolution (filter [1, 1, in, out]) as a matMul over channels. */
+export function conv1x1(x: tf.Tensor4D, filter: tf.Tensor, bias?: tf.Tensor): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const outC = filter.shape[3]!;
+  let y = tf.matMul(x.reshape([b * h * w, c]), filter.reshape([c, outC]));
+  if (bias) y = tf.add(y, bias);
+  return y.reshape([b, h, w, outC]);
+}
+
+/** ConvTranspose2d with kernel 2 and stride 2 (no overlap): weight [in, 2, 2, out]. */
+export function convTranspose2x2(x: tf.Tensor4D, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  const outC = weight.shape[3]!;
+  const y = tf.add(tf.matMul(x.reshape([b * h * w, c]), weight.reshape([c, 4 * outC])).reshape([b, h, w, 2, 2, outC]), bias);
+  return y.transpose([0, 1, 3, 2, 4, 5]).reshape([b, 2 * h, 2 * w, outC]);
+}
+
+/** Softmax attention of q [B, Tq, d] over k, v [B, Tk, d], scaled by 1/√d, with an optional bias added to the logits. */
+export function attend(q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D, logitBias?: tf.Tensor): tf.Tensor3D {
+  const scale = 1 / Math.sqrt(q.shape[2]);
+  let logits = tf.matMul(tf.mul(q, scale), k, false, true);
+  if (logitBias) logits = tf.add(logits, logitBias);
+  return tf.matMul(tf.softmax(logits), v) as tf.Tensor3D;
+}
