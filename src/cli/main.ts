@@ -11,6 +11,8 @@ import { BACKEND_ORDER } from '../../workers/backend.ts';
 import { DEFAULT_PIPELINE, listPipelines } from '../../pipelines/index.ts';
 import { ConsoleReporter } from './console-reporter.ts';
 import { loadPipeline, parseSettings } from './load-pipeline.ts';
+import { registerSamForward } from './sam-forward-command.ts';
+import { addMetricsCommand } from './metrics-command.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const backendOption = () =>
@@ -91,6 +93,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
       process.stdout.write(`selected: ${report.selected} (tfjs backend '${report.active}'); override with --backend or SAMFLOW_BACKEND\n`);
     });
+
+  addMetricsCommand(program);
+
+  registerSamForward(program);
 
   try {
     await program.parseAsync([...argv]);
