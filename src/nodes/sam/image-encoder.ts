@@ -79,7 +79,10 @@ export function imageEncoder(
   for (let i = 0; i < c.encoder_depth; i++) {
     const windowSize = c.encoder_global_attn_indexes.includes(i) ? 0 : c.window_size;
     const run = (input: tf.Tensor4D) => encoderBlock(input, params, `image_encoder.blocks.${i}`, c.encoder_num_heads, windowSize);
-    x = blockHook ? blockHook(i, x, run) : run(x);
+    // Each block in its own scope: inference frees its intermediates at once, and under a
+    // gradient tape tfjs keeps its own copies of what backward needs, so this is safe there too.
+    const input = x;
+    x = tf.tidy(() => (blockHook ? blockHook(i, input, run) : run(input)));
   }
   const grid = gridSize(c);
   let y = conv1x1(x, param(params, 'image_encoder.neck.0.weight'));

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gridSize, type SamConfig } from './config.ts';
-import { convTranspose2x2, gelu, layerNorm, mlp, param } from './ops.ts';
+import { bmm, convTranspose2x2, gelu, layerNorm, mlp, param } from './ops.ts';
 import type { SamParams } from './params.ts';
 import { twoWayTransformer } from './transformer.ts';
 
@@ -58,7 +58,7 @@ export function maskDecoder(
     ),
     1,
   ) as tf.Tensor3D; // [B, t, C/8]
-  const masks = tf.matMul(hyper, upscaled.reshape([b, uh * uw, uc]), false, true).reshape([b, t, uh, uw]) as tf.Tensor4D;
+  const masks = bmm(hyper, upscaled.reshape([b, uh * uw, uc]).transpose([0, 2, 1])).reshape([b, t, uh, uw]) as tf.Tensor4D;
   const iou = mlp(iouTokenOut, params, 'mask_decoder.iou_prediction_head', c.iou_head_depth) as tf.Tensor2D;
   return { masks, iou };
 }

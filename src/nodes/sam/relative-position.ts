@@ -4,6 +4,7 @@
  * differentiable on every backend (tfjs has no gather gradient on wasm).
  */
 import * as tf from '@tensorflow/tfjs';
+import { bmm } from './ops.ts';
 
 /**
  * The [qSize·kSize, L] matrix M with M · table = R, where R[q, k] is the (linearly
@@ -57,15 +58,13 @@ export function relativePositionBias(
   tableW: tf.Tensor,
 ): tf.Tensor3D {
   const [b, , c] = q.shape;
-  const rh = relativePositions(qh, kh, tableH).transpose([0, 2, 1]); // [qh, C, kh]
-  const rw = relativePositions(qw, kw, tableW).transpose([0, 2, 1]); // [qw, C, kw]
+  const rh = relativePositions(qh, kh, tableH).transpose([0, 2, 1]) as tf.Tensor3D; // [qh, C, kh]
+  const rw = relativePositions(qw, kw, tableW).transpose([0, 2, 1]) as tf.Tensor3D; // [qw, C, kw]
   const grid = q.reshape([b, qh, qw, c]);
-  const relH = tf
-    .matMul(grid.transpose([1, 0, 2, 3]).reshape([qh, b * qw, c]), rh)
+  const relH = bmm(grid.transpose([1, 0, 2, 3]).reshape([qh, b * qw, c]) as tf.Tensor3D, rh)
     .reshape([qh, b, qw, kh])
     .transpose([1, 0, 2, 3]);
-  const relW = tf
-    .matMul(grid.transpose([2, 0, 1, 3]).reshape([qw, b * qh, c]), rw)
+  const relW = bmm(grid.transpose([2, 0, 1, 3]).reshape([qw, b * qh, c]) as tf.Tensor3D, rw)
     .reshape([qw, b, qh, kw])
     .transpose([1, 2, 0, 3]);
   return tf.add(relH.reshape([b, qh, qw, kh, 1]), relW.reshape([b, qh, qw, 1, kw])).reshape([b, qh * qw, kh * kw]) as tf.Tensor3D;

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadSamCheckpoint } from '../../../src/nodes/sam/checkpoint/load.ts';
 import { encoderAttention } from '../../../src/nodes/sam/image-encoder.ts';
 import { upscaleEmbeddings } from '../../../src/nodes/sam/mask-decoder.ts';
-import { layerNorm } from '../../../src/nodes/sam/ops.ts';
+import { bmm, layerNorm } from '../../../src/nodes/sam/ops.ts';
 import type { SamParams } from '../../../src/nodes/sam/params.ts';
 import { relativePositionMatrix } from '../../../src/nodes/sam/relative-position.ts';
 import { twoWayTransformer } from '../../../src/nodes/sam/transformer.ts';
@@ -57,6 +57,19 @@ describe.each(BACKENDS)('SAM components against PyTorch on %s', (backend) => {
 
   it('the transposed-conv upscaler (k2 s2 as a matMul) matches ConvTranspose2d', () => {
     expect(maxAbsDiff(upscaleEmbeddings(nhwc('comp_upscale_in'), params), nhwc('comp_upscale_out'))).toBeLessThan(1e-5);
+  });
+});
+
+describe('bmm on wasm', () => {
+  it('loops large entries through rank-2 matMuls and agrees with the batched kernel', async () => {
+    await useBackend('wasm');
+    const a = tf.randomNormal([3, 128, 96], 0, 1, 'float32', 1) as tf.Tensor3D;
+    const b = tf.randomNormal([3, 96, 128], 0, 1, 'float32', 2) as tf.Tensor3D;
+    expect(maxAbsDiff(bmm(a, b), tf.matMul(a, b))).toBeLessThan(1e-4);
+    const grads = tf.grads((x: tf.Tensor, y: tf.Tensor) => bmm(x as tf.Tensor3D, y as tf.Tensor3D).sum())([a, b]);
+    const reference = tf.grads((x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y).sum())([a, b]);
+    expect(maxAbsDiff(grads[0]!, reference[0]!)).toBeLessThan(1e-4);
+    expect(maxAbsDiff(grads[1]!, reference[1]!)).toBeLessThan(1e-4);
   });
 });
 
