@@ -20,15 +20,27 @@ export function linear(x: tf.Tensor, params: SamParams, name: string): tf.Tensor
   const shape = x.shape;
   const inDim = shape[shape.length - 1]!;
   const y = tf.matMul(x.reshape([-1, inDim]), w);
-  const out = b ? tf.add(y, b) : y;
-  return out.reshape([...shape.slice(0, -1), w.shape[1]!]);
+  const out = (b ? tf.add(y, b) : y).reshape([...shape.slice(0, -1), w.shape[1]!]);
+  return applyHooks(params.hooks?.linear, name, x, out);
+}
+
+function applyHooks(
+  hooks: readonly ((name: string, input: tf.Tensor, output: tf.Tensor) => tf.Tensor)[] | undefined,
+  name: string,
+  input: tf.Tensor,
+  output: tf.Tensor,
+): tf.Tensor {
+  let out = output;
+  for (const hook of hooks ?? []) out = hook(name, input, out);
+  return out;
 }
 
 /** LayerNorm over the last axis (NHWC LayerNorm2d is the same thing). */
 export function layerNorm(x: tf.Tensor, params: SamParams, name: string, eps: number): tf.Tensor {
   const { mean, variance } = tf.moments(x, -1, true);
   const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-  return tf.add(tf.mul(normed, param(params, `${name}.weight`)), param(params, `${name}.bias`));
+  const out = tf.add(tf.mul(normed, param(params, `${name}.weight`)), param(params, `${name}.bias`));
+  return applyHooks(params.hooks?.norm, name, x, out);
 }
 
 /** Exact GELU, 0.5·x·(1 + erf(x/√2)), as torch.nn.GELU() (not the tanh approximation). */

@@ -7,7 +7,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { gridSize, type SamConfig } from './config.ts';
 
-export type SamParams = Map<string, tf.Tensor>;
+/**
+ * Where adapters hook into the forward pass. Each hook gets the module's parameter prefix
+ * (`image_encoder.blocks.3.attn.qkv`), its input and its output, and returns the output to use.
+ * Hooks compose in the order they were added.
+ */
+export interface SamHooks {
+  readonly linear: ((name: string, input: tf.Tensor, output: tf.Tensor) => tf.Tensor)[];
+  readonly norm: ((name: string, input: tf.Tensor, output: tf.Tensor) => tf.Tensor)[];
+}
+
+/** The tree, plus the hooks of the adapters injected into it (none for plain SAM). */
+export type SamParams = Map<string, tf.Tensor> & { hooks?: SamHooks };
 
 /** Every official key with its PyTorch shape, for a config. */
 export function officialShapes(c: SamConfig): Map<string, number[]> {

@@ -1,0 +1,37 @@
+/**
+ * Injects a PEFT method into a SAM model: adds the method's adapter (hooks + weights), turns the
+ * base parameters it trains into variables, and returns the report of what trains.
+ */
+import type { InjectedAdapter, SamModel } from '../sam/model.ts';
+import { makeTrainable } from '../sam/model.ts';
+import type { AdapterConfig } from './config.ts';
+import { injectHoulsby } from './houlsby/inject.ts';
+import { injectLora } from './lora/inject.ts';
+import { parameterReport, unfrozenKeys, type ParameterReport } from './report.ts';
+import { injectSsf } from './ssf/inject.ts';
+
+type Injector = (model: SamModel, a: AdapterConfig) => InjectedAdapter;
+
+const injectors = new Map<string, Injector>([
+  ['lora', injectLora],
+  ['adapter', injectHoulsby],
+  ['ssf', injectSsf],
+]);
+
+/** Lets a method living elsewhere (Conv-LoRA) register itself; refuses duplicates. */
+export function registerInjector(method: string, injector: Injector): void {
+  if (injectors.has(method)) throw new Error(`adapter method '${method}' is already registered`);
+  injectors.set(method, injector);
+}
+
+export function injectAdapter(model: SamModel, a: AdapterConfig): ParameterReport {
+  const injector = injectors.get(a.method);
+  if (injector) model.adapters.push(injector(model, a));
+  else if (!['decoder-only', 'bitfit', 'full'].includes(a.method)) throw new Error(`adapter method '${a.method}' has no injector registered`);
+  makeTrainable(model, unfrozenKeys(model.config, a));
+  const report = parameterReport(model.config, a);
+  // The formula and the live model must agree; if they drift, the report would lie.
+  const live = model.adapters.reduce((n, ad) => n + [...ad.weights.values()].reduce((m, w) => m + w.size, 0), 0) + [...model.unfrozen.values()].reduce((n, v) => n + v.size, 0);
+  if (live !== report.trainable) throw new Error(`adapter ${a.method}: ${live} trainable parameters in the model but the report counts ${report.trainable}`);
+  return report;
+}

@@ -1,0 +1,50 @@
+/** Which modules of a SAM config a method touches, from the official parameter shapes alone. */
+import type { SamConfig } from '../sam/config.ts';
+import { officialShapes } from '../sam/params.ts';
+import type { AdapterConfig } from './config.ts';
+
+export interface LinearModule {
+  readonly name: string;
+  readonly inDim: number;
+  readonly outDim: number;
+  /** The encoder block it belongs to, if any. */
+  readonly block?: number;
+}
+
+const EMBEDDING = /(point_embeddings\.\d+|not_a_point_embed|no_mask_embed|iou_token|mask_tokens)\.weight$/;
+
+export function blockOf(name: string): number | undefined {
+  const m = /^image_encoder\.blocks\.(\d+)\./.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Every linear layer of the model (rank-2 weights that are not embeddings). */
+export function linearModules(c: SamConfig): LinearModule[] {
+  const modules: LinearModule[] = [];
+  for (const [key, shape] of officialShapes(c)) {
+    if (!key.endsWith('.weight') || shape.length !== 2 || EMBEDDING.test(key)) continue;
+    const name = key.slice(0, -'.weight'.length);
+    const block = blockOf(name);
+    modules.push({ name, outDim: shape[0]!, inDim: shape[1]!, ...(block !== undefined ? { block } : {}) });
+  }
+  return modules;
+}
+
+/** The linear modules that `targetModules` and `layers` select; an empty selection is an error. */
+export function targetLinears(c: SamConfig, a: AdapterConfig): LinearModule[] {
+  const pattern = new RegExp(a.targetModules);
+  for (const layer of a.layers ?? []) {
+    if (layer >= c.encoder_depth) throw new Error(`adapter config: layers has ${layer}, but the encoder has ${c.encoder_depth} blocks (0..${c.encoder_depth - 1})`);
+  }
+  const chosen = linearModules(c).filter((m) => pattern.test(m.name) && (!a.layers || (m.block !== undefined && a.layers.includes(m.block))));
+  if (!chosen.length) {
+    const examples = linearModules(c).slice(0, 4).map((m) => m.name).join(', ');
+    throw new Error(`adapter config: targetModules /${a.targetModules}/${a.layers ? ` with layers [${a.layers.join(', ')}]` : ''} matches no linear module (they look like ${examples}, …)`);
+  }
+  return chosen;
+}
+
+/** Mask-decoder parameters a method trains when `trainDecoder` is on. */
+export function decoderKeys(c: SamConfig, a: AdapterConfig): string[] {
+  return [...officialShapes(c).keys()].filter((k) => k.startsWith('mask_decoder.') && !(a.freezeIouHead && k.startsWith('mask_decoder.iou_prediction_head.')));
+}

@@ -1,0 +1,90 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { parseAdapterConfig } from '../../../src/nodes/adapters/config.ts';
+import { injectAdapter } from '../../../src/nodes/adapters/inject.ts';
+import { parameterReport } from '../../../src/nodes/adapters/report.ts';
+import { SAM_PRESETS } from '../../../src/nodes/sam/config.ts';
+import { createSamModel, trainableVariables, type SamModel } from '../../../src/nodes/sam/model.ts';
+import { randomSamParams } from '../../../src/nodes/sam/params.ts';
+import { samForward } from '../../../src/nodes/sam/sam.ts';
+import { maxAbsDiff, tinyConfig, useBackend } from '../sam/fixtures.ts';
+
+function tinyModel(seed = 1): SamModel {
+  return createSamModel(tinyConfig(), randomSamParams(tinyConfig(), seed), `random:${seed}`);
+}
+const image = () => tf.randomNormal([1, 64, 64, 3], 0, 1, 'float32', 5) as tf.Tensor4D;
+const prompts = () => ({ points: { coords: tf.tensor3d([[[20, 30]]]), labels: tf.tensor2d([[1]]) } });
+const run = (m: SamModel) => tf.tidy(() => {
+  const out = samForward(image(), prompts(), m.params, m.config);
+  return tf.concat([out.masks.flatten(), out.iou.flatten(), out.imageEmbeddings.flatten()]);
+});
+/** Gives every adapter weight a random value, so a zero-initialised update is not trivially zero. */
+function perturb(m: SamModel): void {
+  let s = 100;
+  for (const a of m.adapters) for (const w of a.weights.values()) w.assign(tf.add(w, tf.randomNormal(w.shape, 0, 0.05, 'float32', s++)));
+}
+
+describe('PEFT baselines on a tiny SAM', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+  });
+
+  it.each(['lora', 'adapter', 'ssf'] as const)('%s starts as the identity: the adapted model equals the base one', (method) => {
+    const base = run(tinyModel());
+    const m = tinyModel();
+    injectAdapter(m, parseAdapterConfig({ method }));
+    expect(maxAbsDiff(run(m), base)).toBeLessThan(1e-6);
+  });
+
+  it.each(['lora', 'ssf'] as const)('%s merges into the base weights with the same outputs, and unmerges back', (method) => {
+    const m = tinyModel();
+    const originals = new Map([...m.params].map(([k, v]) => [k, v.clone()]));
+    injectAdapter(m, parseAdapterConfig({ method, trainDecoder: false }));
+    perturb(m);
+    const adapted = run(m);
+    expect(maxAbsDiff(adapted, run(tinyModel()))).toBeGreaterThan(1e-3);
+    m.adapters[0]!.merge!();
+    expect(maxAbsDiff(run(m), adapted)).toBeLessThan(1e-4);
+    m.adapters[0]!.unmerge!();
+    expect(maxAbsDiff(run(m), adapted)).toBeLessThan(1e-4);
+    for (const [k, v] of originals) expect(maxAbsDiff(m.params.get(k)!, v), k).toBeLessThan(1e-5);
+  });
+
+  it('LoRA only touches the selected layers', () => {
+    const m = tinyModel();
+    const report = injectAdapter(m, parseAdapterConfig({ method: 'lora', layers: [1], trainDecoder: false }));
+    expect([...m.adapters[0]!.weights.keys()]).toEqual(['image_encoder.blocks.1.attn.qkv.lora_A', 'image_encoder.blocks.1.attn.qkv.lora_B']);
+    expect(report.trainable).toBe(3 * (32 + 96));
+    expect(() => injectAdapter(tinyModel(), parseAdapterConfig({ method: 'lora', targetModules: 'nothing' }))).toThrow(/matches no linear module/);
+    expect(() => injectAdapter(tinyModel(), parseAdapterConfig({ method: 'lora', layers: [5] }))).toThrow('layers has 5, but the encoder has 2 blocks (0..1)');
+  });
+
+  it.each(['lora', 'adapter', 'ssf', 'bitfit', 'decoder-only'] as const)('%s: only the intended variables get gradients, frozen weights stay bit-identical', (method) => {
+    const m = tinyModel();
+    injectAdapter(m, parseAdapterConfig({ method }));
+    perturb(m);
+    const frozen = new Map([...m.params].filter(([k]) => !m.unfrozen.has(k)).map(([k, v]) => [k, v.dataSync().slice()]));
+    const vars = trainableVariables(m);
+    const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.sum(tf.square(samForward(image(), prompts(), m.params, m.config).masks)) as tf.Scalar), vars);
+    const optimizer = tf.train.adam(0.1);
+    optimizer.applyGradients(grads);
+    value.dispose();
+    for (const [k, before] of frozen) expect(m.params.get(k)!.dataSync(), k).toEqual(before);
+    const withGrad = new Set(Object.keys(grads));
+    expect(withGrad.size).toBeGreaterThan(0);
+    for (const v of vars) expect(withGrad.has(v.name), `${method}: variable ${v.name} got no gradient`).toBe(method !== 'decoder-only' || !v.name.includes('iou'));
+    if (method === 'bitfit') expect([...m.unfrozen.keys()].filter((k) => k.startsWith('image_encoder.')).every((k) => k.endsWith('.bias'))).toBe(true);
+    if (method === 'decoder-only') expect([...m.unfrozen.keys()].every((k) => k.startsWith('mask_decoder.') && !k.startsWith('mask_decoder.iou_prediction_head'))).toBe(true);
+  });
+
+  it('reports trainable parameters for vit_b like the spec counts them', () => {
+    const lora = parameterReport(SAM_PRESETS.vit_b, parseAdapterConfig({ method: 'lora', trainDecoder: false }));
+    expect(lora.trainable).toBe(12 * 3 * (768 + 3 * 768)); // 110,592
+    const conv = parameterReport(SAM_PRESETS.vit_b, parseAdapterConfig({ method: 'conv-lora', trainDecoder: false }));
+    expect(conv.trainable).toBe(119_232); // spec §1.2: 9,936 per layer × 12
+    const full = parameterReport(SAM_PRESETS.vit_b, parseAdapterConfig({ method: 'full' }));
+    expect(full.percent).toBe(100);
+    // by hand: encoder 89,670,912 + prompt encoder 6,476 + decoder 4,058,340
+    expect(full.total).toBe(93_735_728);
+  });
+});
