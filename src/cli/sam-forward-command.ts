@@ -9,7 +9,7 @@ import sharp, { type Metadata } from 'sharp';
 import type { Command } from 'commander';
 import { readNpy, writeNpy } from '../nodes/data/npy.ts';
 import { loadSamCheckpoint } from '../nodes/sam/checkpoint/load.ts';
-import { resolveSamConfig, type SamConfig } from '../nodes/sam/config.ts';
+import { samConfigFromArg, type SamConfig } from '../nodes/sam/config.ts';
 import type { SamPrompts } from '../nodes/sam/prompt-encoder.ts';
 import { samForward } from '../nodes/sam/sam.ts';
 import { normalizeAndPad, resizedShape, scaleCoords } from '../nodes/sam/transforms.ts';
@@ -71,7 +71,7 @@ export function registerSamForward(program: Command): void {
     .option('--allow-partial', 'load the tensors that match and keep the rest randomly initialised')
     .action(async (opts: Options) => {
       await selectBackend(parseBackendChoice(opts.backend ?? process.env.SAMFLOW_BACKEND, opts.backend !== undefined ? '--backend' : 'SAMFLOW_BACKEND'));
-      const config = opts.arch.endsWith('.json') ? resolveSamConfig(JSON.parse(readFileSync(opts.arch, 'utf8')) as unknown, opts.arch) : resolveSamConfig(opts.arch);
+      const config = samConfigFromArg(opts.arch);
       const image = await loadImage(opts.image, config);
       const points = opts.point.map((p) => numbers(p, 3, '--point'));
       for (const p of points) if (p[2] !== 0 && p[2] !== 1) throw new Error(`--point label must be 1 (foreground) or 0 (background), got ${p[2]}`);

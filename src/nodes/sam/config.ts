@@ -2,6 +2,7 @@
  * SAM architecture configs: the official presets and any custom config, with exactly the
  * official builder's argument names (snake_case) so a config file reads like build_sam.py.
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 export const SamConfigSchema = z
@@ -96,4 +97,16 @@ export function resolveSamConfig(arch: string | unknown, source?: string): SamCo
 /** Tokens per side of the image embedding. */
 export function gridSize(c: SamConfig): number {
   return c.image_size / c.patch_size;
+}
+
+/** A command-line `--arch` value: a preset name or the path of an arch.json. */
+export function samConfigFromArg(arch: string): SamConfig {
+  if (!arch.endsWith('.json')) return resolveSamConfig(arch);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(arch, 'utf8'));
+  } catch (error) {
+    throw new Error(`${arch}: cannot read the SAM config (${error instanceof Error ? error.message : String(error)})`);
+  }
+  return resolveSamConfig(raw, arch);
 }

@@ -67,7 +67,7 @@ describe('PEFT baselines on a tiny SAM', () => {
     const vars = trainableVariables(m);
     const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.sum(tf.square(samForward(image(), prompts(), m.params, m.config).masks)) as tf.Scalar), vars);
     const optimizer = tf.train.adam(0.1);
-    optimizer.applyGradients(grads);
+    optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
     value.dispose();
     for (const [k, before] of frozen) expect(m.params.get(k)!.dataSync(), k).toEqual(before);
     const withGrad = new Set(Object.keys(grads));
