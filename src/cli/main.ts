@@ -12,7 +12,9 @@ import { DEFAULT_PIPELINE, listPipelines } from '../../pipelines/index.ts';
 import { ConsoleReporter } from './console-reporter.ts';
 import { loadPipeline, parseSettings } from './load-pipeline.ts';
 import { registerSamForward } from './sam-forward-command.ts';
+import { registerPeftReport } from './peft-report-command.ts';
 import { addMetricsCommand } from './metrics-command.ts';
+import { dataCommand } from './data-command.ts';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 const backendOption = () =>
@@ -97,6 +99,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   addMetricsCommand(program);
 
   registerSamForward(program);
+  registerPeftReport(program);
+
+  program.addCommand(dataCommand());
 
   try {
     await program.parseAsync([...argv]);

@@ -13,6 +13,17 @@ export interface RawImage {
   readonly data: Uint8Array;
 }
 
+/** A float32 map, row-major HWC (depth: C = 1; surface normals: C = 3). */
+export interface FloatImage {
+  readonly width: number;
+  readonly height: number;
+  readonly channels: number;
+  readonly data: Float32Array;
+}
+
+/** The class id that marks ignored pixels in a LabelMap (readers map each data set's own ignore value to it). */
+export const IGNORE_LABEL = 255;
+
 export const Image = portType<RawImage>()('Image', {
   transport: 'local',
   description: 'one RGB image, 8-bit HWC on the main thread',
@@ -23,6 +34,21 @@ export const BinaryMask = portType<RawImage>()('BinaryMask', {
   description: 'one binary mask, 8-bit HW1 with values 0 or 1',
 });
 
+export const LabelMap = portType<RawImage>()('LabelMap', {
+  transport: 'local',
+  description: 'one class-index map, 8-bit HW1: class ids 0..254, 255 = ignore',
+});
+
+export const DepthMap = portType<FloatImage>()('DepthMap', {
+  transport: 'local',
+  description: 'one depth map, float32 HW1; 0 = no valid depth',
+});
+
+export const NormalMap = portType<FloatImage>()('NormalMap', {
+  transport: 'local',
+  description: 'one surface-normal map, float32 HW3 unit vectors (x right); (0, 0, 0) = invalid',
+});
+
 export const ImageBatch = portType<TensorData, tf.Tensor4D>()('ImageBatch', {
   transport: 'tensor',
   description: 'float32 NHWC images scaled to [0, 1]',
@@ -31,6 +57,21 @@ export const ImageBatch = portType<TensorData, tf.Tensor4D>()('ImageBatch', {
 export const MaskBatch = portType<TensorData, tf.Tensor4D>()('MaskBatch', {
   transport: 'tensor',
   description: 'float32 NHW1 binary masks (0 or 1)',
+});
+
+export const LabelBatch = portType<TensorData, tf.Tensor4D>()('LabelBatch', {
+  transport: 'tensor',
+  description: 'int32 NHW1 class ids; -1 = ignore',
+});
+
+export const DepthBatch = portType<TensorData, tf.Tensor4D>()('DepthBatch', {
+  transport: 'tensor',
+  description: 'float32 NHW1 depth; 0 = no valid depth',
+});
+
+export const NormalBatch = portType<TensorData, tf.Tensor4D>()('NormalBatch', {
+  transport: 'tensor',
+  description: 'float32 NHW3 surface normals; (0, 0, 0) = invalid',
 });
 
 export const MaskLogits = portType<TensorData, tf.Tensor4D>()('MaskLogits', {
@@ -46,4 +87,19 @@ export const MaskProbs = portType<TensorData, tf.Tensor4D>()('MaskProbs', {
 export const Loss = portType<TensorData, tf.Scalar>()('Loss', {
   transport: 'tensor',
   description: 'a scalar loss',
+});
+
+export const ClassLogits = portType<TensorData, tf.Tensor4D>()('ClassLogits', {
+  transport: 'tensor',
+  description: 'float32 NHWC per-pixel class logits (C classes)',
+});
+
+export const MaskTokenLogits = portType<TensorData, tf.Tensor4D>()('MaskTokenLogits', {
+  transport: 'tensor',
+  description: 'float32 NQHW mask logits, one H×W map per mask token (the SAM decoder’s layout)',
+});
+
+export const TokenClassLogits = portType<TensorData, tf.Tensor3D>()('TokenClassLogits', {
+  transport: 'tensor',
+  description: 'float32 NQ(C+1) class logits per mask token; the last class is "no object"',
 });

@@ -1,13 +1,12 @@
 /**
- * Horizontal flip of image and mask together, with probability p, on training items only
- * (the Conv-LoRA recipe's one augmentation). Uses sharp, so the work runs on libvips threads
- * and overlaps the worker's step.
+ * Horizontal flip of image and targets together, with probability p, on training items only
+ * (the Conv-LoRA recipe's one augmentation; MTAN's flip, which also negates the normals' x).
+ * Uses sharp, so the work runs on libvips threads and overlaps the worker's step.
  */
 import sharp from 'sharp';
 import { z } from 'zod';
-import { defineNode } from '../../graph/node.ts';
-import { BinaryMask, Image, type RawImage } from '../ports.ts';
-import { mixSeed, mulberry32 } from '../random.ts';
+import type { RawImage } from '../ports.ts';
+import { defineAugment } from './define-augment.ts';
 
 export async function flipHorizontal(image: RawImage): Promise<RawImage> {
   const { width, height, channels } = image;
@@ -19,28 +18,16 @@ export async function flipHorizontal(image: RawImage): Promise<RawImage> {
   return { width, height, channels, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }
 
-export const RandomFlip = defineNode({
-  kind: 'augment/random-flip',
-  description: 'flip image and mask horizontally together with probability p (training items only)',
-  placement: 'main',
-  inputs: { image: Image, mask: BinaryMask },
-  outputs: { image: Image, mask: BinaryMask },
+export const {
+  binary: RandomFlip,
+  labels: RandomFlipLabels,
+  multiTask: RandomFlipMultiTask,
+} = defineAugment({
+  name: 'random-flip',
+  description: 'flip horizontally with probability p',
   params: z.object({
     p: z.number().min(0).max(1).default(0.5).describe('probability of flipping a training item'),
   }),
-  main: {
-    type: 'map',
-    concurrency: 2,
-    create: (p, ctx) => ({
-      async process({ image, mask }, meta) {
-        if (image.width !== mask.width || image.height !== mask.height) {
-          throw new Error(`image is ${image.width}x${image.height} but its mask is ${mask.width}x${mask.height}`);
-        }
-        const flip = meta.split === 'train' && mulberry32(mixSeed(ctx.seed, meta.epoch, meta.index))() < p.p;
-        if (!flip) return { image, mask };
-        const [flippedImage, flippedMask] = await Promise.all([flipHorizontal(image), flipHorizontal(mask)]);
-        return { image: flippedImage, mask: flippedMask };
-      },
-    }),
-  },
+  trainOnly: true,
+  plan: (p, _size, random) => (random() < p.p ? [{ op: 'flip' }] : []),
 });

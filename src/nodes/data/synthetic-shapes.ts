@@ -2,12 +2,14 @@
  * A synthetic binary segmentation set, made on the fly and deterministic by seed: textured
  * backgrounds with reddish target blobs (the mask) and blue-green distractor shapes (not the
  * mask). Each epoch yields the training split in a fresh shuffled order, then the validation
- * split, whose images the model never trains on.
+ * split, whose images the model never trains on. `domain` shifts the look (textures, colours,
+ * shapes; see synthetic-domain.ts) so that a model trained on the default has something to adapt to.
  */
 import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
 import { BinaryMask, Image, type RawImage } from '../ports.ts';
 import { mixSeed, mulberry32, permutation } from '../random.ts';
+import { applyHueRotation, applyTexture, domainRandom, DomainParams, NO_SHIFT, outline, type Domain } from './synthetic-domain.ts';
 
 export const SyntheticShapesParams = z.object({
   size: z.number().int().min(8).max(2048).default(64).describe('image side in pixels'),
@@ -15,13 +17,16 @@ export const SyntheticShapesParams = z.object({
   val: z.number().int().min(0).default(32).describe('validation images (evaluated after each epoch)'),
   epochs: z.number().int().min(1).default(3).describe('passes over the training images'),
   seed: z.number().int().default(0).describe('added to the node seed; change it for another data set'),
+  domain: DomainParams,
 });
 
 const SPLIT_ID = { train: 1, val: 2 } as const;
 
 /** Draws one sample; exported for tests and benchmarks. */
-export function syntheticShape(size: number, seed: number): { image: RawImage; mask: RawImage } {
+export function syntheticShape(size: number, seed: number, domain: Domain = NO_SHIFT): { image: RawImage; mask: RawImage } {
   const random = mulberry32(seed);
+  const shift = domainRandom(seed);
+  const object = new Uint8Array(size * size);
   const range = (lo: number, hi: number) => lo + (hi - lo) * random();
   const image = new Uint8Array(size * size * 3);
   const mask = new Uint8Array(size * size);
@@ -43,6 +48,7 @@ export function syntheticShape(size: number, seed: number): { image: RawImage; m
     const ry = range(0.07, 0.22) * size;
     const rot = range(0, Math.PI);
     const square = !target && random() < 0.5;
+    const round = outline(domain.shape, shift);
     const colour = target
       ? [range(170, 250), range(30, 100), range(30, 100)]
       : [range(20, 90), range(90, 220), range(90, 220)];
@@ -52,8 +58,9 @@ export function syntheticShape(size: number, seed: number): { image: RawImage; m
         const dy = y - cy;
         const u = (dx * Math.cos(rot) + dy * Math.sin(rot)) / rx;
         const v = (-dx * Math.sin(rot) + dy * Math.cos(rot)) / ry;
-        const inside = square ? Math.abs(u) <= 1 && Math.abs(v) <= 1 : u * u + v * v <= 1;
+        const inside = square ? Math.abs(u) <= 1 && Math.abs(v) <= 1 : round(u, v);
         if (!inside) continue;
+        object[y * size + x] = 1;
         for (let c = 0; c < 3; c++) image[(y * size + x) * 3 + c] = clamp(colour[c]! + range(-25, 25));
         mask[y * size + x] = target ? 1 : 0;
       }
@@ -63,6 +70,8 @@ export function syntheticShape(size: number, seed: number): { image: RawImage; m
   for (let i = 0; i < distractors; i++) blob(false);
   const targets = 1 + Math.floor(range(0, 2));
   for (let i = 0; i < targets; i++) blob(true);
+  applyTexture(image, size, domain.texture, shift, (i) => object[i] === 0);
+  applyHueRotation(image, domain.colour);
   return {
     image: { width: size, height: size, channels: 3, data: image },
     mask: { width: size, height: size, channels: 1, data: mask },
@@ -89,11 +98,11 @@ export const SyntheticShapes = defineNode({
         for (let epoch = 0; epoch < p.epochs; epoch++) {
           const order = permutation(p.train, mulberry32(mixSeed(seed, epoch)));
           for (const [i, index] of order.entries()) {
-            const values = syntheticShape(p.size, mixSeed(seed, SPLIT_ID.train, index));
+            const values = syntheticShape(p.size, mixSeed(seed, SPLIT_ID.train, index), p.domain);
             yield { values, meta: { split: 'train', epoch, groupEnd: i === p.train - 1 } };
           }
           for (let index = 0; index < p.val; index++) {
-            const values = syntheticShape(p.size, mixSeed(seed, SPLIT_ID.val, index));
+            const values = syntheticShape(p.size, mixSeed(seed, SPLIT_ID.val, index), p.domain);
             yield { values, meta: { split: 'val', epoch, groupEnd: index === p.val - 1 } };
           }
         }

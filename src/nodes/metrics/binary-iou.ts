@@ -1,12 +1,35 @@
 /**
  * Binary IoU at threshold 0.5, per image, averaged over each (split, epoch) group. An image
  * whose prediction and ground truth are both empty scores 0, as torchmetrics' binary Jaccard
- * does in the Conv-LoRA benchmarks.
+ * does in the Conv-LoRA benchmarks. The full binary set (Dice, S-measure, E-measure, weighted F,
+ * MAE, BER), scored off the main thread, is the `metrics/binary` node (binary-set.ts).
  */
 import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
 import { checkTensorData, type TensorData } from '../../graph/port.ts';
 import { MaskBatch, MaskProbs } from '../ports.ts';
+import { above, checkBinaryImage, type BinaryImage } from './binary-image.ts';
+
+/**
+ * IoU of one image: P = prob > threshold, G = gt > 0.5 (8-bit values are read as v / 255);
+ * |P ∩ G| / |P ∪ G|, and 0 when both are empty.
+ *
+ * ```ts
+ * iou({ width: 2, height: 1, pred: new Float32Array([0.9, 0.9]), gt: new Uint8Array([255, 0]) }); // 0.5
+ * ```
+ */
+export function iou(img: BinaryImage, threshold = 0.5): number {
+  checkBinaryImage(img);
+  const p = above(img.pred, threshold);
+  const g = above(img.gt, 0.5);
+  let inter = 0;
+  let union = 0;
+  for (let i = 0; i < p.length; i++) {
+    inter += p[i]! & g[i]!;
+    union += p[i]! | g[i]!;
+  }
+  return union === 0 ? 0 : inter / union;
+}
 
 /** IoU of each image in a batch of NHW1 probabilities against NHW1 binary masks. */
 export function binaryIou(probs: TensorData, masks: TensorData, threshold = 0.5): number[] {
@@ -19,15 +42,9 @@ export function binaryIou(probs: TensorData, masks: TensorData, threshold = 0.5)
   const per = probs.data.length / batch;
   const scores: number[] = [];
   for (let b = 0; b < batch; b++) {
-    let inter = 0;
-    let union = 0;
-    for (let i = b * per; i < (b + 1) * per; i++) {
-      const p = probs.data[i]! > threshold;
-      const g = masks.data[i]! > 0.5;
-      if (p && g) inter++;
-      if (p || g) union++;
-    }
-    scores.push(union === 0 ? 0 : inter / union);
+    const pred = Float32Array.from(probs.data.subarray(b * per, (b + 1) * per));
+    const gt = Float32Array.from(masks.data.subarray(b * per, (b + 1) * per));
+    scores.push(iou({ width: per, height: 1, pred, gt }, threshold));
   }
   return scores;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { from, lastValueFrom, toArray } from 'rxjs';
-import { Batch, collate } from '../../../src/nodes/data/batch.ts';
+import { Batch, BatchMultiTask, collate, collateLabelSamples, collateMultiTask } from '../../../src/nodes/data/batch.ts';
 import type { RawImage } from '../../../src/nodes/ports.ts';
 
 const img = (w: number, h: number, fill: number): RawImage => ({ width: w, height: h, channels: 3, data: new Uint8Array(w * h * 3).fill(fill) });
@@ -39,5 +39,43 @@ describe('batch', () => {
       ['val', 1, 1, true],
     ]);
     expect(out.map((b) => b.meta.index)).toEqual([0, 1, 2, 3, 4]);
+  });
+});
+
+describe('batch: class ids and multi-task', () => {
+  const label = (w: number, h: number, values: number[]): RawImage => ({ width: w, height: h, channels: 1, data: Uint8Array.from(values) });
+  const float = (w: number, h: number, c: number, fill: number) => ({ width: w, height: h, channels: c, data: new Float32Array(w * h * c).fill(fill) });
+
+  it('collates class ids to int32 NHW1 with the ignore label as -1', () => {
+    const { images, labels } = collateLabelSamples([
+      { image: img(2, 1, 255), label: label(2, 1, [0, 3]) },
+      { image: img(2, 1, 0), label: label(2, 1, [255, 1]) },
+    ]);
+    expect(images.shape).toEqual([2, 1, 2, 3]);
+    expect(labels.dtype).toBe('int32');
+    expect(labels.shape).toEqual([2, 1, 2, 1]);
+    expect([...labels.data]).toEqual([0, 3, -1, 1]);
+  });
+
+  it('collates image, labels, depth and normals of a multi-task batch, and names a plane of the wrong size', () => {
+    const sample = (d: number) => ({ image: img(2, 2, 51), label: label(2, 2, [0, 1, 2, 255]), depth: float(2, 2, 1, d), normal: float(2, 2, 3, 0.5) });
+    const out = collateMultiTask([sample(1), sample(2)]);
+    expect(out.depths.shape).toEqual([2, 2, 2, 1]);
+    expect([...out.depths.data]).toEqual([1, 1, 1, 1, 2, 2, 2, 2]);
+    expect(out.normals.shape).toEqual([2, 2, 2, 3]);
+    expect(out.normals.data.every((v) => v === 0.5)).toBe(true);
+    expect([...out.labels.data]).toEqual([0, 1, 2, -1, 0, 1, 2, -1]);
+    expect(() => collateMultiTask([sample(1), { ...sample(1), depth: float(3, 2, 1, 0) }])).toThrow('depth map 1 of the batch is 3x2x1; expected 2x2x1 (resize before batching)');
+  });
+
+  it('BatchMultiTask never mixes groups either', async () => {
+    const operator = BatchMultiTask.main.create({ size: 4 }, { node: 'b', kind: BatchMultiTask.kind, seed: 0, emit: () => undefined, release: () => undefined });
+    const item = (split: string, groupEnd: boolean, index: number) => ({
+      meta: { index, split, epoch: 0, groupEnd },
+      weight: 1,
+      values: { image: img(1, 1, 0), label: label(1, 1, [0]), depth: float(1, 1, 1, 1), normal: float(1, 1, 3, 0) },
+    });
+    const out = await lastValueFrom(from([item('train', false, 0), item('train', true, 1), item('val', false, 2), item('val', true, 3)]).pipe(operator, toArray()));
+    expect(out.map((b) => [b.meta.split, b.values.images.shape[0], b.weight])).toEqual([['train', 2, 2], ['val', 2, 2]]);
   });
 });
