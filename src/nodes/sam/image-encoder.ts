@@ -23,7 +23,8 @@ export function encoderAttention(x: tf.Tensor4D, params: SamParams, name: string
   const hd = c / heads;
   const tokens = h * w;
   const qkv = linear(x, params, `${name}.qkv`).reshape([b, tokens, 3, heads, hd]).transpose([2, 0, 3, 1, 4]).reshape([3, b * heads, tokens, hd]);
-  const [q, k, v] = tf.unstack(qkv) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+  const part = (i: number) => tf.slice(qkv, [i, 0, 0, 0], [1, b * heads, tokens, hd]).reshape([b * heads, tokens, hd]) as tf.Tensor3D;
+  const [q, k, v] = [part(0), part(1), part(2)];
   const tableH = param(params, `${name}.rel_pos_h`);
   const tableW = param(params, `${name}.rel_pos_w`);
   const headsOut = (qs: tf.Tensor3D, ks: tf.Tensor3D, vs: tf.Tensor3D) =>

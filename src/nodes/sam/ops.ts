@@ -100,13 +100,17 @@ export function convTranspose2x2(x: tf.Tensor4D, weight: tf.Tensor, bias: tf.Ten
  */
 export function bmm(a: tf.Tensor3D, b: tf.Tensor3D): tf.Tensor3D {
   const [batch, m, k] = a.shape;
-  // Below ~1M multiply-adds per entry, per-call overhead outweighs the faster kernel.
-  if (tf.getBackend() !== 'wasm' || batch === 1 || m * k * b.shape[2] < 1 << 20) {
+  // Below ~1M multiply-adds per entry, or over many entries (windows), slicing costs more than the
+  // slow kernel does (wasm's Slice took 23 s of a vit_b windowed block with 300 entries).
+  if (tf.getBackend() !== 'wasm' || batch === 1 || batch > 16 || m * k * b.shape[2] < 1 << 20) {
     return batch === 1 ? (tf.matMul(a.reshape(a.shape.slice(1) as [number, number]), b.reshape(b.shape.slice(1) as [number, number])).expandDims(0) as tf.Tensor3D) : tf.matMul(a, b);
   }
-  const as = tf.unstack(a) as tf.Tensor2D[];
-  const bs = tf.unstack(b) as tf.Tensor2D[];
-  return tf.stack(as.map((x, i) => tf.matMul(x, bs[i]!))) as tf.Tensor3D;
+  // Slices, not tf.unstack: wasm's Unpack kernel is slower still.
+  const n = b.shape[2];
+  const products = Array.from({ length: batch }, (_, i) =>
+    tf.matMul(tf.slice(a, [i, 0, 0], [1, m, k]).reshape([m, k]), tf.slice(b, [i, 0, 0], [1, k, n]).reshape([k, n])),
+  );
+  return tf.stack(products) as tf.Tensor3D;
 }
 
 /** Softmax attention of q [B, Tq, d] over k, v [B, Tk, d], scaled by 1/√d, with an optional bias added to the logits. */
