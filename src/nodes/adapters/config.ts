@@ -19,6 +19,7 @@ export const AdapterConfigSchema = z
     alpha: z.number().positive().default(32).describe('LoRA scaling numerator: updates are scaled by alpha / rank'),
     dropout: z.number().min(0).max(1).default(0).describe('dropout on the adapter input while training'),
     experts: z.number().int().positive().default(8).describe('Conv-LoRA experts; expert i works at scale i + 1'),
+    gateWeighted: z.boolean().default(false).describe('Conv-LoRA: multiply the chosen expert output by its gate value (the official code does not)'),
     trainDecoder: z.boolean().default(true).describe('train the whole mask decoder as well (the Conv-LoRA recipe)'),
     freezeIouHead: z.boolean().default(true).describe('keep the IoU head frozen when training the decoder (its output is unused without prompts)'),
     seed: z.number().int().default(0).describe('seed for the adapter initialisation'),

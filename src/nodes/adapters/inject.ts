@@ -5,6 +5,7 @@
 import type { InjectedAdapter, SamModel } from '../sam/model.ts';
 import { makeTrainable } from '../sam/model.ts';
 import type { AdapterConfig } from './config.ts';
+import { injectConvLora } from './conv-lora/inject.ts';
 import { injectHoulsby } from './houlsby/inject.ts';
 import { injectLora } from './lora/inject.ts';
 import { parameterReport, unfrozenKeys, type ParameterReport } from './report.ts';
@@ -14,6 +15,7 @@ type Injector = (model: SamModel, a: AdapterConfig) => InjectedAdapter;
 
 const injectors = new Map<string, Injector>([
   ['lora', injectLora],
+  ['conv-lora', injectConvLora],
   ['adapter', injectHoulsby],
   ['ssf', injectSsf],
 ]);

@@ -29,7 +29,7 @@ describe('PEFT baselines on a tiny SAM', () => {
     await useBackend('cpu');
   });
 
-  it.each(['lora', 'adapter', 'ssf'] as const)('%s starts as the identity: the adapted model equals the base one', (method) => {
+  it.each(['lora', 'conv-lora', 'adapter', 'ssf'] as const)('%s starts as the identity: the adapted model equals the base one', (method) => {
     const base = run(tinyModel());
     const m = tinyModel();
     injectAdapter(m, parseAdapterConfig({ method }));
@@ -48,6 +48,32 @@ describe('PEFT baselines on a tiny SAM', () => {
     m.adapters[0]!.unmerge!();
     expect(maxAbsDiff(run(m), adapted)).toBeLessThan(1e-4);
     for (const [k, v] of originals) expect(maxAbsDiff(m.params.get(k)!, v), k).toBeLessThan(1e-5);
+  });
+
+  it('Conv-LoRA trains A, B, the gate and the routed experts, and reports a balance loss and expert usage', () => {
+    const m = tinyModel();
+    injectAdapter(m, parseAdapterConfig({ method: 'conv-lora', trainDecoder: false }));
+    perturb(m);
+    const adapter = m.adapters[0]!;
+    const frozen = new Map([...m.params].map(([k, v]) => [k, v.dataSync().slice()]));
+    adapter.beginStep!(true, 7);
+    const { value, grads } = tf.variableGrads(() => {
+      const seg = tf.sum(tf.square(samForward(image(), prompts(), m.params, m.config).masks));
+      return tf.add(seg, adapter.endStep!().auxLoss!) as tf.Scalar;
+    }, trainableVariables(m));
+    const names = new Map([...adapter.weights].map(([k, v]) => [v.name, k]));
+    const trained = Object.keys(grads).map((n) => names.get(n)!);
+    for (const block of [0, 1]) {
+      for (const part of ['lora_A', 'lora_B', 'w_gate', 'w_noise']) expect(trained).toContain(`image_encoder.blocks.${block}.attn.qkv.${part}`);
+      expect(trained.some((k) => k.startsWith(`image_encoder.blocks.${block}.attn.qkv.experts.`))).toBe(true);
+    }
+    const { usage } = adapter.endStep!();
+    // block 0 is windowed (3x3 windows over the padded 9x9 grid: 9 windows), block 1 global (1 image)
+    expect([...usage!.get('image_encoder.blocks.0.attn.qkv')!].reduce((a, b) => a + b, 0)).toBe(9);
+    expect([...usage!.get('image_encoder.blocks.1.attn.qkv')!].reduce((a, b) => a + b, 0)).toBe(1);
+    tf.train.sgd(0.1).applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+    value.dispose();
+    for (const [k, before] of frozen) expect(m.params.get(k)!.dataSync(), k).toEqual(before);
   });
 
   it('LoRA only touches the selected layers', () => {
