@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import type { Graph } from '../src/graph/graph.ts';
+import { convLoraBinary } from './conv-lora-binary.ts';
+import { ADAPTER_METHODS } from '../src/nodes/adapters/config.ts';
 import { toySegmentation } from './toy-segmentation.ts';
 
 export interface PipelineEntry {
@@ -14,6 +16,26 @@ export interface PipelineEntry {
 }
 
 const entries: PipelineEntry[] = [
+  {
+    name: 'conv-lora-binary',
+    description: 'Conv-LoRA binary segmentation: SAM with Conv-LoRA on every qkv, structure + MoE balance loss, benchmark metrics',
+    options: z
+      .object({
+        epochs: z.number().int().min(1).optional(),
+        train: z.number().int().min(1).optional(),
+        val: z.number().int().min(0).optional(),
+        batchSize: z.number().int().min(1).optional(),
+        lr: z.number().positive().optional(),
+        method: z.enum(ADAPTER_METHODS).optional().describe('swap Conv-LoRA for another PEFT method'),
+        rank: z.number().int().min(1).optional(),
+        experts: z.number().int().min(1).optional(),
+        arch: z.string().optional().describe('vit_b, vit_l, vit_h (default: a small SAM-architecture model)'),
+        checkpoint: z.string().optional().describe('official .pth or HF .safetensors weights'),
+        seed: z.number().int().optional(),
+      })
+      .strict(),
+    build: (options) => convLoraBinary(options),
+  },
   {
     name: 'toy-segmentation',
     description: 'synthetic shapes -> flip -> batch -> patch-MLP segmenter trained with Adam in the worker -> IoU',
@@ -32,7 +54,7 @@ const entries: PipelineEntry[] = [
   },
 ];
 
-export const DEFAULT_PIPELINE = 'toy-segmentation';
+export const DEFAULT_PIPELINE = 'conv-lora-binary';
 
 export function pipelineNames(): string[] {
   return entries.map((e) => e.name);

@@ -27,6 +27,7 @@ export interface SegmentRunReply {
 
 export class SegmentRunner {
   private events: (NodeEvent & { node: string })[] = [];
+  private prepared = false;
 
   private constructor(
     readonly segment: SegmentJson,
@@ -35,6 +36,8 @@ export class SegmentRunner {
   ) {}
 
   static async create(segment: SegmentJson, registry: NodeRegistry): Promise<SegmentRunner> {
+    // Events a node emits while it is created (a checkpoint loaded) go out with the first item.
+    const early: (NodeEvent & { node: string })[] = [];
     const holder: { runner?: SegmentRunner } = {};
     const nodes: LiveNode[] = [];
     for (const json of segment.nodes) {
@@ -43,7 +46,7 @@ export class SegmentRunner {
         throw new NodeRunError(json.name, json.kind, undefined, new Error('is not a worker node'), segment.id);
       }
       const compiled: CompiledNode = { json, definition, inputs: json.inputs, seed: json.seed };
-      const emit = (event: NodeEvent) => holder.runner?.events.push({ ...event, node: json.name });
+      const emit = (event: NodeEvent) => (holder.runner?.events ?? early).push({ ...event, node: json.name });
       try {
         const impl = await definition.worker.create(json.params, { node: json.name, kind: json.kind, seed: json.seed, emit });
         nodes.push({ compiled, impl });
@@ -60,14 +63,23 @@ export class SegmentRunner {
       throw new NodeRunError(optimizer.compiled.json.name, optimizer.compiled.json.kind, undefined, new Error(`an optimiser node needs its 'loss' input connected`), segment.id);
     }
     holder.runner = new SegmentRunner(segment, nodes, optimizer);
+    holder.runner.events = early;
     return holder.runner;
   }
 
   run(meta: ItemMeta, inputs: Readonly<Record<PortKey, unknown>>): SegmentRunReply {
-    this.events = [];
     const step: StepInfo = { meta, training: meta.split === 'train', emit: () => undefined };
+    if (this.optimizer && step.training && !this.prepared) {
+      // Nodes may set up on their first item (an adapter is injected into the model it receives);
+      // one forward pass first lets the optimiser see every variable on its very first step.
+      scoped(() => this.forward(this.nodes.filter((n) => n !== this.optimizer && !this.dependentsOf(this.optimizer!).includes(n)), this.toTensors(inputs, meta), step));
+      this.events = this.events.filter((e) => e.type !== 'metric');
+    }
+    this.prepared = true;
     const outputs = this.optimizer && step.training ? this.trainStep(step, inputs) : this.evalStep(step, inputs);
-    return { outputs, events: this.events, tensors: tf.memory().numTensors };
+    const events = this.events;
+    this.events = [];
+    return { outputs, events, tensors: tf.memory().numTensors };
   }
 
   private evalStep(step: StepInfo, inputs: Readonly<Record<PortKey, unknown>>): Record<PortKey, unknown> {

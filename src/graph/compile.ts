@@ -164,7 +164,13 @@ function orderByPlacement(nodes: readonly CompiledNode[]): CompiledNode[] {
   const kindOf = (n: CompiledNode) => (n.definition.main?.type === 'source' ? 'source' : n.definition.placement);
   while (order.length < nodes.length) {
     const candidates = ready();
-    const pick = candidates.find((n) => kindOf(n) === placement) ?? candidates.find((n) => kindOf(n) !== 'source') ?? candidates[0]!;
+    // Stay on the current placement while possible; else run main nodes first, so a worker
+    // node that could start early (one with no inputs) waits to join the next worker segment.
+    const pick =
+      candidates.find((n) => kindOf(n) === placement) ??
+      candidates.find((n) => kindOf(n) === 'main') ??
+      candidates.find((n) => kindOf(n) === 'worker') ??
+      candidates[0]!;
     placement = kindOf(pick);
     done.add(pick.json.name);
     order.push(pick);

@@ -30,3 +30,6 @@ export { BinaryMetrics } from './metrics/binary-set.ts';
 export { SemanticSegMetrics } from './metrics/miou.ts';
 export { MultiTaskMetrics } from './metrics/multi-task.ts';
 export { ClassArgmax, MaskFormerInference } from './metrics/semantic-inference.ts';
+export { InjectAdapter } from './adapters/inject-node.ts';
+export { SamModelNode } from './sam/model-node.ts';
+export { SamSemantic } from './sam/semantic-node.ts';

@@ -3,6 +3,7 @@
  * buffers (sharp's format); batches are float32 TensorData that cross to the worker.
  */
 import type * as tf from '@tensorflow/tfjs';
+import type { SamModel } from './sam/model.ts';
 import { portType, type TensorData } from '../graph/port.ts';
 
 /** A decoded 8-bit image or mask, row-major HWC (sharp's raw layout). */
@@ -102,4 +103,10 @@ export const MaskTokenLogits = portType<TensorData, tf.Tensor4D>()('MaskTokenLog
 export const TokenClassLogits = portType<TensorData, tf.Tensor3D>()('TokenClassLogits', {
   transport: 'tensor',
   description: 'float32 NQ(C+1) class logits per mask token; the last class is "no object"',
+});
+
+/** A SAM model (config, weights, injected adapters) passed between worker nodes; it never leaves the worker. */
+export const SamModelPort = portType<never, SamModel>()('SamModel', {
+  transport: 'local',
+  description: 'a SAM model with its adapters, living in the tensor worker',
 });

@@ -23,7 +23,7 @@ describe('samflow CLI', () => {
     const small = ['--set', 'size=16', '--set', 'train=16', '--set', 'val=8', '--epochs', '1'];
     expect(await samflow('run', 'toy-segmentation', ...small, '--out', dir)).toBe(0);
     expect(out).toMatch(/running 'toy-segmentation' on (wasm|cpu|tfjs-node)/);
-    expect(out).toMatch(/epoch 1: train loss \d\.\d{4}, iou \d\.\d{4} \| val loss \d\.\d{4}, iou \d\.\d{4}/);
+    expect(out).toMatch(/epoch 1: train (grad_norm \d+\.\d{4}, )?loss \d\.\d{4}, iou \d\.\d{4} \| val loss \d\.\d{4}, iou \d\.\d{4}/);
     expect(out).toMatch(/done: 24 items in/);
     const events = readFileSync(join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
     expect(events[0]!.type).toBe('started');
@@ -46,7 +46,7 @@ describe('samflow CLI', () => {
 
   it('names an unknown pipeline and lists the built-in ones', async () => {
     expect(await samflow('run', 'nope')).toBe(1);
-    expect(err).toBe("samflow: unknown pipeline 'nope': not a built-in pipeline (toy-segmentation) nor a graph JSON file that exists\n");
+    expect(err).toBe("samflow: unknown pipeline 'nope': not a built-in pipeline (conv-lora-binary, toy-segmentation) nor a graph JSON file that exists\n");
   });
 
   it('checks --set values against the pipeline options: "False" is not a number', async () => {

@@ -25,7 +25,7 @@ describe('graph export', () => {
     expect(model.edges).toHaveLength(10);
     expect(model.edges).toContainEqual({ from: { node: 'batch', port: 'images' }, to: { node: 'model', port: 'images' }, type: 'ImageBatch', transport: 'tensor' });
     expect(model.edges).toContainEqual({ from: { node: 'data', port: 'mask' }, to: { node: 'flip', port: 'mask' }, type: 'BinaryMask', transport: 'local' });
-    expect(model.nodes.find((n) => n.name === 'optimizer')!.params).toEqual({ lr: 0.02, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
+    expect(model.nodes.find((n) => n.name === 'optimizer')!.params).toEqual({ lr: 0.02, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0, clipNorm: 0, decaySteps: 0 });
   });
 
   it('Mermaid puts exactly the segment nodes in the worker subgraph and labels edges with ports and types', () => {

@@ -1,16 +1,19 @@
 /**
- * Adam on every trainable variable of its worker segment. On training items the segment runs
- * forward inside `minimize`, so the gradient tape spans all nodes up to the loss. Reports the
- * loss of every item as a metric event, on every split.
+ * Adam / AdamW on every trainable variable of its worker segment. On training items the segment
+ * runs forward inside `minimize`, so the gradient tape spans all nodes up to the loss. Reports
+ * the loss of every item as a metric event, on every split, and the gradient norm of each step.
+ * With `decaySteps` the learning rate falls linearly to 0 (the Conv-LoRA recipe's polynomial
+ * schedule with power 1 and no warmup).
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
 import { Loss } from '../ports.ts';
+import { AdamW } from './adamw.ts';
 
 export const Adam = defineNode({
   kind: 'train/adam',
-  description: 'Adam optimiser over the segment’s trainable variables; reports the loss',
+  description: 'Adam / AdamW over the segment’s trainable variables; reports the loss',
   placement: 'worker',
   inputs: { loss: Loss },
   outputs: {},
@@ -19,10 +22,13 @@ export const Adam = defineNode({
     beta1: z.number().min(0).max(1).default(0.9),
     beta2: z.number().min(0).max(1).default(0.999),
     epsilon: z.number().positive().default(1e-8),
+    weightDecay: z.number().min(0).default(0).describe('decoupled weight decay (AdamW); not applied to biases and norm weights'),
+    clipNorm: z.number().min(0).default(0).describe('clip the global gradient norm to this (0: off)'),
+    decaySteps: z.number().int().min(0).default(0).describe('steps over which the lr falls linearly to 0 (0: constant lr)'),
   }),
   worker: {
     create: (p) => {
-      const optimizer = tf.train.adam(p.lr, p.beta1, p.beta2, p.epsilon);
+      const optimizer = new AdamW(p);
       let steps = 0;
       return {
         forward: ({ loss }, step) => {
@@ -31,10 +37,12 @@ export const Adam = defineNode({
           step.emit({ type: 'metric', name: 'loss', value, split: step.meta.split, epoch: step.meta.epoch, step: steps });
           return {};
         },
-        minimize: (loss, variables) => {
+        minimize: (loss, variables, step) => {
           const { value, grads } = tf.variableGrads(loss as () => tf.Scalar, variables as tf.Variable[]);
-          optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+          const lr = p.decaySteps > 0 ? p.lr * Math.max(0, 1 - steps / p.decaySteps) : p.lr;
+          const norm = optimizer.apply(variables as tf.Variable[], grads, lr);
           tf.dispose([value, ...Object.values(grads)]);
+          step.emit({ type: 'metric', name: 'grad_norm', value: norm, split: step.meta.split, epoch: step.meta.epoch, step: steps });
           steps++;
         },
         dispose: () => optimizer.dispose(),

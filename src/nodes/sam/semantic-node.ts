@@ -1,0 +1,55 @@
+/**
+ * `sam/semantic`: SAM as a promptless binary segmenter, as Conv-LoRA uses it (spec §2): images
+ * scaled from [0, 1] with SAM's pixel statistics, no sparse prompts, the no-mask dense
+ * embedding, mask token 0 as the output, bilinearly upsampled to the input size. Adapters'
+ * auxiliary losses (Conv-LoRA's balance loss) come out on `aux`; expert usage goes out as events.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { z } from 'zod';
+import { defineNode } from '../../graph/node.ts';
+import { ImageBatch, Loss, MaskLogits, MaskProbs, SamModelPort } from '../ports.ts';
+import { mixSeed } from '../random.ts';
+import { imageEncoder } from './image-encoder.ts';
+import { maskDecoder } from './mask-decoder.ts';
+import { densePositionalEncoding, promptEncoder } from './prompt-encoder.ts';
+import { normalizeAndPad } from './transforms.ts';
+
+export const SamSemantic = defineNode({
+  kind: 'sam/semantic',
+  description: 'promptless SAM forward for binary segmentation (mask token 0, upsampled to the image size)',
+  placement: 'worker',
+  inputs: { model: SamModelPort, images: ImageBatch },
+  outputs: { logits: MaskLogits, probs: MaskProbs, aux: Loss },
+  params: z.object({
+    reportUsageEvery: z.number().int().min(0).default(0).describe('emit expert usage every N training items (0: only on evaluation items)'),
+  }),
+  worker: {
+    create: (p, ctx) => ({
+      forward: ({ model, images }, step) => {
+        const c = model.config;
+        const [b, h, w] = images.shape;
+        if (h !== c.image_size || w !== c.image_size) {
+          throw new Error(`images are ${h}x${w}, but the SAM config takes ${c.image_size}x${c.image_size}: resize to a square of image_size first (augment/resize-square)`);
+        }
+        const seed = mixSeed(ctx.seed, step.meta.epoch, step.meta.index);
+        for (const adapter of model.adapters) adapter.beginStep?.(step.training, seed);
+        const embeddings = imageEncoder(normalizeAndPad(tf.mul(images, 255) as tf.Tensor4D, c.image_size), model.params, c);
+        const { sparse, dense } = promptEncoder({}, b, model.params, c);
+        const decoded = maskDecoder(embeddings, densePositionalEncoding(model.params, c), sparse, dense, model.params, c);
+        const [, , lh, lw] = decoded.masks.shape;
+        const lowRes = tf.slice(decoded.masks, [0, 0, 0, 0], [b, 1, lh, lw]).reshape([b, lh, lw, 1]) as tf.Tensor4D;
+        const logits = tf.image.resizeBilinear(lowRes, [h, w], false, true);
+        const aux: tf.Tensor[] = [];
+        for (const adapter of model.adapters) {
+          const out = adapter.endStep?.();
+          if (out?.auxLoss) aux.push(out.auxLoss);
+          const report = !step.training || (p.reportUsageEvery > 0 && step.meta.index % p.reportUsageEvery === 0);
+          if (out?.usage?.size && report) {
+            step.emit({ type: 'log', message: 'expert usage', data: { split: step.meta.split, epoch: step.meta.epoch, item: step.meta.index, usage: Object.fromEntries([...out.usage].map(([k, v]) => [k, [...v]])) } });
+          }
+        }
+        return { logits, probs: tf.sigmoid(logits) as tf.Tensor4D, aux: (aux.length ? tf.addN(aux) : tf.scalar(0)) as tf.Scalar };
+      },
+    }),
+  },
+});

@@ -1,0 +1,57 @@
+/**
+ * Adam / AdamW with state kept per variable name, as PyTorch keeps it per parameter.
+ *
+ * tfjs's own Adam indexes its moments by the position of a variable in each step's gradient
+ * list, so a step where some variable has no gradient (a Conv-LoRA expert no sample was routed
+ * to) shifts every later moment onto the wrong variable. Here a variable without a gradient is
+ * simply skipped, like PyTorch's `grad is None`. Weight decay is decoupled (AdamW) and, as in
+ * the Conv-LoRA recipe, not applied to rank-1 parameters (biases and norm weights).
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface AdamWOptions {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly weightDecay: number;
+  /** Clip the global gradient norm to this value (0: no clipping). */
+  readonly clipNorm: number;
+}
+
+export class AdamW {
+  private readonly state = new Map<string, { m: tf.Variable; v: tf.Variable; step: number }>();
+
+  constructor(private readonly options: AdamWOptions) {}
+
+  /** One update with learning rate `lr`; returns the global gradient norm before clipping. */
+  apply(variables: readonly tf.Variable[], grads: tf.NamedTensorMap, lr: number): number {
+    const { beta1, beta2, epsilon, weightDecay, clipNorm } = this.options;
+    const present = variables.filter((v) => grads[v.name]);
+    const norm = tf.tidy(() => Math.sqrt(tf.addN(present.map((v) => tf.sum(tf.square(grads[v.name]!)))).dataSync()[0]!));
+    const clip = clipNorm > 0 && norm > clipNorm ? clipNorm / (norm + 1e-6) : 1;
+    for (const variable of present) {
+      let s = this.state.get(variable.name);
+      if (!s) {
+        s = { m: tf.variable(tf.zerosLike(variable), false), v: tf.variable(tf.zerosLike(variable), false), step: 0 };
+        this.state.set(variable.name, s);
+      }
+      const state = s;
+      state.step++;
+      tf.tidy(() => {
+        const g = tf.mul(grads[variable.name]!, clip);
+        state.m.assign(tf.add(tf.mul(state.m, beta1), tf.mul(g, 1 - beta1)));
+        state.v.assign(tf.add(tf.mul(state.v, beta2), tf.mul(tf.square(g), 1 - beta2)));
+        const mHat = tf.div(state.m, 1 - beta1 ** state.step);
+        const vHat = tf.div(state.v, 1 - beta2 ** state.step);
+        const decayed = weightDecay > 0 && variable.rank > 1 ? tf.mul(variable, 1 - lr * weightDecay) : variable;
+        variable.assign(tf.sub(decayed, tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon)), lr)));
+      });
+    }
+    return norm;
+  }
+
+  dispose(): void {
+    for (const s of this.state.values()) tf.dispose([s.m, s.v]);
+    this.state.clear();
+  }
+}

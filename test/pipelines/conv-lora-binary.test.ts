@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { lastValueFrom, toArray } from 'rxjs';
+import { compile } from '../../src/graph/compile.ts';
+import { run } from '../../src/graph/run.ts';
+import { SAM_PRESETS, type SamConfig } from '../../src/nodes/sam/config.ts';
+import { TensorWorker } from '../../workers/host.ts';
+import { convLoraBinary } from '../../pipelines/conv-lora-binary.ts';
+
+const TINY: SamConfig = {
+  ...SAM_PRESETS.vit_b,
+  image_size: 32,
+  patch_size: 4,
+  encoder_embed_dim: 32,
+  encoder_depth: 2,
+  encoder_num_heads: 2,
+  encoder_global_attn_indexes: [1],
+  window_size: 4,
+  prompt_embed_dim: 32,
+  decoder_mlp_dim: 64,
+  decoder_num_heads: 2,
+  iou_head_hidden_dim: 32,
+};
+
+describe('Conv-LoRA binary pipeline', () => {
+  it('learns on held-out images, reports what trains, routes through experts, and keeps tensors flat', async () => {
+    const graph = convLoraBinary({ arch: TINY, epochs: 4, train: 24, val: 8, lr: 1e-2 });
+    expect(compile(graph).stages.map((s) => s.type)).toEqual(['source', 'main', 'main', 'main', 'worker', 'main']);
+    const events = await lastValueFrom(run(compile(graph), { executor: () => TensorWorker.start() }).pipe(toArray()));
+    expect(events.at(-1)).toMatchObject({ type: 'finished', items: 4 * 32 });
+    const mean = (name: string, split: string, epoch: number) => {
+      const v = events.flatMap((e) => (e.type === 'metric' && e.name === name && e.split === split && e.epoch === epoch ? [e.value] : []));
+      return v.reduce((a, b) => a + b, 0) / v.length;
+    };
+    expect(mean('loss', 'val', 3)).toBeLessThan(0.8 * mean('loss', 'val', 0));
+    expect(mean('iou', 'val', 3)).toBeGreaterThan(mean('iou', 'val', 0) + 0.2);
+    const report = events.find((e) => e.type === 'log' && e.node === 'peft');
+    expect(report).toMatchObject({ message: expect.stringContaining('conv-lora adapters') });
+    const usage = events.filter((e) => e.type === 'log' && e.message === 'expert usage');
+    expect(usage.length).toBeGreaterThan(0);
+    const counts = (usage[0] as { data: { usage: Record<string, number[]> } }).data.usage;
+    expect(Object.keys(counts)).toEqual(['image_encoder.blocks.0.attn.qkv', 'image_encoder.blocks.1.attn.qkv']);
+    // Flat over the last epoch; before that, only the optimiser's moments may appear (two per
+    // variable, created the first time an expert is routed to): 2 layers x (4 + 2 x 8 experts) variables.
+    const progress = events.flatMap((e) => (e.type === 'progress' && e.tensors !== undefined ? [e] : []));
+    const tensors = progress.map((e) => e.tensors!);
+    expect(new Set(progress.filter((e) => e.epoch === 3).map((e) => e.tensors))).toEqual(new Set([tensors.at(-1)]));
+    expect(Math.max(...tensors) - tensors[0]!).toBeLessThanOrEqual(2 * 2 * (4 + 2 * 8));
+  });
+});
