@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-export const ADAPTER_METHODS = ['lora', 'conv-lora', 'decoder-only', 'bitfit', 'adapter', 'ssf', 'full'] as const;
+export const ADAPTER_METHODS = ['lora', 'conv-lora', 'decoder-only', 'bitfit', 'adapter', 'ssf', 'vpt', 'full'] as const;
 export type AdapterMethodName = (typeof ADAPTER_METHODS)[number];
 
 export const AdapterConfigSchema = z
@@ -18,6 +18,7 @@ export const AdapterConfigSchema = z
     rank: z.number().int().positive().default(3).describe('LoRA / Conv-LoRA rank, or the bottleneck width of Houlsby adapters'),
     alpha: z.number().positive().default(32).describe('LoRA scaling numerator: updates are scaled by alpha / rank'),
     dropout: z.number().min(0).max(1).default(0).describe('dropout on the adapter input while training'),
+    promptTokens: z.number().int().positive().default(8).describe('VPT: learnable prompt tokens per adapted encoder block'),
     experts: z.number().int().positive().default(8).describe('Conv-LoRA experts; expert i works at scale i + 1'),
     gateWeighted: z.boolean().default(false).describe('Conv-LoRA: multiply the chosen expert output by its gate value (the official code does not)'),
     trainDecoder: z.boolean().default(true).describe('train the whole mask decoder as well (the Conv-LoRA recipe)'),

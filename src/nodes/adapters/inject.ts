@@ -10,6 +10,7 @@ import { injectHoulsby } from './houlsby/inject.ts';
 import { injectLora } from './lora/inject.ts';
 import { parameterReport, unfrozenKeys, type ParameterReport } from './report.ts';
 import { injectSsf } from './ssf/inject.ts';
+import { injectVpt } from './vpt/inject.ts';
 
 type Injector = (model: SamModel, a: AdapterConfig) => InjectedAdapter;
 
@@ -18,6 +19,7 @@ const injectors = new Map<string, Injector>([
   ['conv-lora', injectConvLora],
   ['adapter', injectHoulsby],
   ['ssf', injectSsf],
+  ['vpt', injectVpt],
 ]);
 
 /** Lets a method living elsewhere (Conv-LoRA) register itself; refuses duplicates. */

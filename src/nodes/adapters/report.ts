@@ -8,6 +8,7 @@ import type { AdapterConfig } from './config.ts';
 import { houlsbyTargets } from './houlsby/inject.ts';
 import { decoderKeys, targetLinears } from './modules.ts';
 import { ssfTargets } from './ssf/inject.ts';
+import { vptBlocks } from './vpt/inject.ts';
 
 export interface ParameterGroup {
   readonly name: string;
@@ -40,6 +41,8 @@ function adapterParameters(c: SamConfig, a: AdapterConfig): number {
       const d = c.encoder_embed_dim;
       return houlsbyTargets(c.encoder_depth, a.layers).length * (d * r + r + r * d + d);
     }
+    case 'vpt':
+      return vptBlocks(c.encoder_depth, a.layers).length * a.promptTokens * c.encoder_embed_dim;
     case 'ssf':
       return [...ssfTargets({ config: c }).values()].reduce((n, dim) => n + 2 * dim, 0);
     default:

@@ -24,18 +24,32 @@ export function encoderAttention(x: tf.Tensor4D, params: SamParams, name: string
   const tokens = h * w;
   const qkv = linear(x, params, `${name}.qkv`).reshape([b, tokens, 3, heads, hd]).transpose([2, 0, 3, 1, 4]).reshape([3, b * heads, tokens, hd]);
   const part = (i: number) => tf.slice(qkv, [i, 0, 0, 0], [1, b * heads, tokens, hd]).reshape([b * heads, tokens, hd]) as tf.Tensor3D;
-  const [q, k, v] = [part(0), part(1), part(2)];
+  const q = part(0);
+  let k = part(1);
+  let v = part(2);
   const tableH = param(params, `${name}.rel_pos_h`);
   const tableW = param(params, `${name}.rel_pos_w`);
-  const headsOut = (qs: tf.Tensor3D, ks: tf.Tensor3D, vs: tf.Tensor3D) =>
-    attend(qs, ks, vs, relativePositionBias(qs, [h, w], [h, w], tableH, tableW));
+  // Prompt tokens (VPT) join every window as extra keys and values, with no positional bias.
+  let promptCount = 0;
+  const prompts = params.hooks?.attentionPrompts.map((hook) => hook(name)).find((t) => t !== undefined);
+  if (prompts) {
+    promptCount = prompts.shape[0]!;
+    const pkv = linear(prompts, params, `${name}.qkv`).reshape([promptCount, 3, heads, hd]).transpose([1, 2, 0, 3]); // [3, heads, P, hd]
+    const shared = (i: number) => tf.tile(tf.slice(pkv, [i, 0, 0, 0], [1, heads, promptCount, hd]), [b, 1, 1, 1]).reshape([b * heads, promptCount, hd]);
+    k = tf.concat([shared(1), k], 1) as tf.Tensor3D;
+    v = tf.concat([shared(2), v], 1) as tf.Tensor3D;
+  }
+  const headsOut = (qs: tf.Tensor3D, ks: tf.Tensor3D, vs: tf.Tensor3D) => {
+    const bias = relativePositionBias(qs, [h, w], [h, w], tableH, tableW);
+    return attend(qs, ks, vs, promptCount ? tf.concat([tf.zeros([qs.shape[0], tokens, promptCount]), bias], 2) : bias);
+  };
   let out: tf.Tensor3D;
   if (tokens <= CHUNKED_ATTENTION_TOKENS) {
     out = headsOut(q, k, v);
   } else {
     const slices = Array.from({ length: b * heads }, (_, i) =>
       tf.tidy(() => {
-        const pick = (t: tf.Tensor3D) => tf.slice(t, [i, 0, 0], [1, tokens, hd]);
+        const pick = (t: tf.Tensor3D) => tf.slice(t, [i, 0, 0], [1, t.shape[1], hd]);
         return headsOut(pick(q), pick(k), pick(v));
       }),
     );

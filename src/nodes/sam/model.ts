@@ -37,7 +37,7 @@ export function createSamModel(config: SamConfig, params: SamParams, baseId: str
 }
 
 export function hooksOf(model: SamModel): SamHooks {
-  if (!model.params.hooks) Object.assign(model.params, { hooks: { linear: [], norm: [] } satisfies SamHooks });
+  if (!model.params.hooks) Object.assign(model.params, { hooks: { linear: [], norm: [], attentionPrompts: [] } satisfies SamHooks });
   return model.params.hooks!;
 }
 

@@ -15,6 +15,8 @@ import { gridSize, type SamConfig } from './config.ts';
 export interface SamHooks {
   readonly linear: ((name: string, input: tf.Tensor, output: tf.Tensor) => tf.Tensor)[];
   readonly norm: ((name: string, input: tf.Tensor, output: tf.Tensor) => tf.Tensor)[];
+  /** Extra key/value tokens [P, C] for an encoder attention module (VPT), shared by all its windows. */
+  readonly attentionPrompts: ((name: string) => tf.Tensor | undefined)[];
 }
 
 /** The tree, plus the hooks of the adapters injected into it (none for plain SAM). */

@@ -76,6 +76,49 @@ describe('PEFT baselines on a tiny SAM', () => {
     for (const [k, before] of frozen) expect(m.params.get(k)!.dataSync(), k).toEqual(before);
   });
 
+  it('VPT prompts act as extra keys and values of every window (checked against explicit attention)', async () => {
+    const { encoderAttention } = await import('../../../src/nodes/sam/image-encoder.ts');
+    const { relativePositionBias } = await import('../../../src/nodes/sam/relative-position.ts');
+    const heads = 2;
+    const [n, h, w, c, p] = [3, 4, 4, 8, 5];
+    const params = new Map<string, tf.Tensor>([
+      ['a.qkv.weight', tf.randomNormal([c, 3 * c], 0, 0.3, 'float32', 1)],
+      ['a.qkv.bias', tf.randomNormal([3 * c], 0, 0.1, 'float32', 2)],
+      ['a.proj.weight', tf.randomNormal([c, c], 0, 0.3, 'float32', 3)],
+      ['a.proj.bias', tf.randomNormal([c], 0, 0.1, 'float32', 4)],
+      ['a.rel_pos_h', tf.randomNormal([7, c / heads], 0, 0.3, 'float32', 5)],
+      ['a.rel_pos_w', tf.randomNormal([7, c / heads], 0, 0.3, 'float32', 6)],
+    ]) as Parameters<typeof encoderAttention>[1];
+    const prompts = tf.randomNormal([p, c], 0, 1, 'float32', 7);
+    Object.assign(params, { hooks: { linear: [], norm: [], attentionPrompts: [(name: string) => (name === 'a' ? prompts : undefined)] } });
+    const x = tf.randomNormal([n, h, w, c], 0, 1, 'float32', 8) as tf.Tensor4D;
+    const got = encoderAttention(x, params, 'a', heads);
+    // Explicit: per window and head, softmax over [prompt keys, grid keys] with the rel-pos bias on the grid part only.
+    const W = params.get('a.qkv.weight')!;
+    const B = params.get('a.qkv.bias')!;
+    const hd = c / heads;
+    const project = (t: tf.Tensor) => tf.add(tf.matMul(t, W), B);
+    const xs = project(x.reshape([n * h * w, c])).reshape([n, h * w, 3, heads, hd]);
+    const ps = project(prompts).reshape([p, 3, heads, hd]);
+    const outs: tf.Tensor[] = [];
+    for (let i = 0; i < n; i++) {
+      const perHead: tf.Tensor[] = [];
+      for (let j = 0; j < heads; j++) {
+        const part = (t: tf.Tensor, which: number, rows: number) => t.slice([0, which, j, 0], [rows, 1, 1, hd]).reshape([rows, hd]);
+        const xi = xs.slice([i, 0, 0, 0, 0], [1, h * w, 3, heads, hd]).reshape([h * w, 3, heads, hd]);
+        const q = part(xi, 0, h * w);
+        const k = tf.concat([part(ps, 1, p), part(xi, 1, h * w)], 0);
+        const v = tf.concat([part(ps, 2, p), part(xi, 2, h * w)], 0);
+        const rel = relativePositionBias(q.expandDims(0) as tf.Tensor3D, [h, w], [h, w], params.get('a.rel_pos_h')!, params.get('a.rel_pos_w')!).reshape([h * w, h * w]);
+        const logits = tf.add(tf.matMul(q, k.transpose()).div(Math.sqrt(hd)), tf.concat([tf.zeros([h * w, p]), rel], 1));
+        perHead.push(tf.matMul(tf.softmax(logits), v));
+      }
+      outs.push(tf.concat(perHead, 1));
+    }
+    const expected = tf.add(tf.matMul(tf.concat(outs, 0), params.get('a.proj.weight')!), params.get('a.proj.bias')!).reshape([n, h, w, c]);
+    expect(maxAbsDiff(got, expected)).toBeLessThan(1e-5);
+  });
+
   it('LoRA only touches the selected layers', () => {
     const m = tinyModel();
     const report = injectAdapter(m, parseAdapterConfig({ method: 'lora', layers: [1], trainDecoder: false }));
@@ -85,7 +128,7 @@ describe('PEFT baselines on a tiny SAM', () => {
     expect(() => injectAdapter(tinyModel(), parseAdapterConfig({ method: 'lora', layers: [5] }))).toThrow('layers has 5, but the encoder has 2 blocks (0..1)');
   });
 
-  it.each(['lora', 'adapter', 'ssf', 'bitfit', 'decoder-only'] as const)('%s: only the intended variables get gradients, frozen weights stay bit-identical', (method) => {
+  it.each(['lora', 'adapter', 'ssf', 'vpt', 'bitfit', 'decoder-only'] as const)('%s: only the intended variables get gradients, frozen weights stay bit-identical', (method) => {
     const m = tinyModel();
     injectAdapter(m, parseAdapterConfig({ method }));
     perturb(m);

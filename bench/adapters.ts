@@ -1,0 +1,99 @@
+/**
+ * Forward + backward time of one adapted qkv layer: no adapter, LoRA and Conv-LoRA, at vit_b
+ * scale (64×64 tokens, C = 768; a windowed block's 25 windows of 14×14 and a global block's whole
+ * grid) and at a small config, with the share the bicubic resizes take inside Conv-LoRA.
+ *
+ *   npm run bench:adapters            # wasm
+ *   npm run bench:adapters -- cpu
+ */
+import os from 'node:os';
+import * as tf from '@tensorflow/tfjs';
+import { parseConvLoraConfig } from '../src/nodes/adapters/conv-lora/config.ts';
+import { resizeBicubic } from '../src/nodes/adapters/conv-lora/bicubic.ts';
+import { convLoraDelta, createConvLoraWeights } from '../src/nodes/adapters/conv-lora/layer.ts';
+import { createLoraWeights, loraDelta } from '../src/nodes/adapters/lora/layer.ts';
+import { selectBackend, type BackendChoice } from '../workers/backend.ts';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function timeIt(runs: number, fn: () => void): number {
+  fn(); // warm-up
+  const ms: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    ms.push(performance.now() - t0);
+  }
+  return median(ms);
+}
+
+interface Case {
+  readonly name: string;
+  readonly shape: [number, number, number, number];
+  readonly runs: number;
+}
+
+const backend = (process.argv[2] ?? 'wasm') as BackendChoice;
+const report = await selectBackend(backend);
+console.log('samflow adapter benchmark: one qkv layer, forward + backward (gradients w.r.t. the input and the adapter)');
+console.log(`  node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores; backend ${report.selected}\n`);
+
+const cases: Case[] = [
+  { name: 'small (16 windows of 4x4, C=96)', shape: [16, 4, 4, 96], runs: 5 },
+  { name: 'vit_b windowed (25 windows of 14x14, C=768)', shape: [25, 14, 14, 768], runs: 3 },
+  { name: 'vit_b global (64x64 grid, C=768)', shape: [1, 64, 64, 768], runs: 2 },
+];
+const config = parseConvLoraConfig({});
+
+for (const c of cases) {
+  const [n, h, w, dim] = c.shape;
+  const x = tf.randomNormal(c.shape, 0, 1, 'float32', 1) as tf.Tensor4D;
+  const weight = tf.randomNormal([dim, 3 * dim], 0, 0.02, 'float32', 2);
+  const bias = tf.zeros([3 * dim]);
+  const r = tf.randomNormal([n, h, w, 3 * dim], 0, 1, 'float32', 3);
+  const base = (input: tf.Tensor) => tf.add(tf.matMul(input.reshape([-1, dim]), weight), bias).reshape([n, h, w, 3 * dim]);
+  const lora = createLoraWeights(dim, 3 * dim, 3, 4);
+  lora.b.assign(tf.randomNormal(lora.b.shape, 0, 0.02, 'float32', 5));
+  const conv = createConvLoraWeights(dim, 3 * dim, config, 6);
+  conv.b.assign(tf.randomNormal(conv.b.shape, 0, 0.02, 'float32', 7));
+  let seed = 0;
+  const step = (delta?: (input: tf.Tensor) => { y: tf.Tensor; aux?: tf.Scalar }, vars: tf.Variable[] = []) =>
+    tf.tidy(() => {
+      const f = (input: tf.Tensor) => {
+        const d = delta?.(input);
+        const y = d ? tf.add(base(input), d.y) : base(input);
+        return (d?.aux ? tf.add(tf.sum(tf.mul(y, r)), d.aux) : tf.sum(tf.mul(y, r))) as tf.Scalar;
+      };
+      const gx = tf.grad(f)(x);
+      gx.dataSync();
+      if (vars.length) Object.values(tf.variableGrads(() => f(x), vars).grads).forEach((g) => g.dataSync());
+    });
+  const plain = timeIt(c.runs, () => step());
+  const loraMs = timeIt(c.runs, () => step((input) => ({ y: loraDelta(input, lora, 32 / 3, 0, true, 0) }), [lora.a, lora.b]));
+  let usage: Int32Array = new Int32Array(config.experts);
+  const convMs = timeIt(c.runs, () =>
+    step((input) => {
+      const out = convLoraDelta(input as tf.Tensor4D, conv, config, { training: true, seed: seed++ });
+      usage = out.usage;
+      return { y: out.delta, aux: out.balanceLoss };
+    }, [conv.a, conv.b, conv.wGate, conv.wNoise, ...conv.expertFilters, ...conv.expertBiases]),
+  );
+  // The bicubic resizes alone, for the same routing: up by each chosen expert's factor and back, with gradients.
+  const z = tf.randomNormal([1, h, w, config.rank], 0, 1, 'float32', 8) as tf.Tensor4D;
+  const bicubicMs = timeIt(c.runs, () =>
+    tf.tidy(() => {
+      usage.forEach((count, i) => {
+        if (!count || i === 0) return;
+        const f = i + 1;
+        const zi = tf.tile(z, [count, 1, 1, 1]) as tf.Tensor4D;
+        tf.grad((t: tf.Tensor) => tf.sum(resizeBicubic(resizeBicubic(t as tf.Tensor4D, [h * f, w * f]), [h, w])))(zi).dataSync();
+      });
+    }),
+  );
+  console.log(c.name);
+  console.log(`  no adapter   ${plain.toFixed(1)} ms`);
+  console.log(`  LoRA         ${loraMs.toFixed(1)} ms  (${(loraMs / plain).toFixed(2)}x no adapter)`);
+  console.log(`  Conv-LoRA    ${convMs.toFixed(1)} ms  (${(convMs / loraMs).toFixed(2)}x LoRA; goal <= 1.5x at vit_b scale)`);
+  console.log(`  bicubic      ${bicubicMs.toFixed(1)} ms of it (${((100 * bicubicMs) / convMs).toFixed(0)} %); routing of the last step: [${[...usage].join(', ')}]\n`);
+  tf.dispose([x, weight, bias, r, z, lora.a, lora.b, conv.a, conv.b, conv.wGate, conv.wNoise, ...conv.expertFilters, ...conv.expertBiases]);
+}
