@@ -195,6 +195,9 @@ export function defineNode(definition: AnyNodeDefinition): AnyNodeDefinition {
       throw new Error(`defineNode(${definition.kind}): output '${port}' is not a port type`);
     }
   }
+  if (definition.placement === 'main' && definition.main?.type === 'source' && Object.keys(definition.inputs).length) {
+    throw new Error(`defineNode(${definition.kind}): a source produces items and takes no inputs, but declares ${Object.keys(definition.inputs).join(', ')}`);
+  }
   if (definition.placement === 'main' && !definition.main) {
     throw new Error(`defineNode(${definition.kind}): placement 'main' needs a 'main' behaviour`);
   }

@@ -20,6 +20,9 @@ export function validateGraph(raw: unknown, registry: NodeRegistry, source: stri
   if (typeof json.name !== 'string' || json.name === '') problems.push(`'name' must be a non-empty string`);
   if (!Array.isArray(json.nodes)) throw new GraphValidationError(source, [...problems, `'nodes' must be an array`]);
   if (json.seed !== undefined && !Number.isInteger(json.seed)) problems.push(`'seed' must be an integer`);
+  if (json.modules !== undefined && (!Array.isArray(json.modules) || json.modules.some((m) => typeof m !== 'string'))) {
+    problems.push(`'modules' must be an array of module specifiers (strings)`);
+  }
 
   const definitions = new Map<string, AnyNodeDefinition>();
   const nodes: NodeJson[] = [];

@@ -4,7 +4,7 @@ import { Graph, GraphBuilder, type GraphJson } from '../../src/graph/graph.ts';
 import { defineNode } from '../../src/graph/node.ts';
 import { NodeRegistry, defaultRegistry } from '../../src/graph/registry.ts';
 import { z } from 'zod';
-import '../fixtures/nodes.ts';
+import { Label } from '../fixtures/nodes.ts';
 
 const base = (nodes: GraphJson['nodes']): GraphJson => ({ format: 'samflow-graph@1', name: 't', seed: 1, modules: [], nodes });
 
@@ -84,6 +84,18 @@ describe('graph validation', () => {
       'cycle: a -> a',
       'the graph has no source node (a main node of type source that produces items)',
     ]);
+  });
+
+  it('checks that modules is a list of strings', () => {
+    expect(problems({ ...base([{ name: 'src', kind: 'test/counter', params: { count: 1 }, inputs: {} }]), modules: 'abc' })).toEqual([
+      "'modules' must be an array of module specifiers (strings)",
+    ]);
+  });
+
+  it('refuses a source kind that declares inputs', () => {
+    expect(() =>
+      defineNode({ kind: 'test/bad-source', description: '', placement: 'main', inputs: { x: Label }, outputs: {}, params: z.object({}), main: { type: 'source', create: () => [] } }),
+    ).toThrow('defineNode(test/bad-source): a source produces items and takes no inputs, but declares x');
   });
 
   it('names the source of a graph in the error message', () => {

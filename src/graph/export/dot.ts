@@ -6,7 +6,7 @@
 import type { ExportNode, GraphExport } from './model.ts';
 import { palette } from './palette.ts';
 
-const FONT = 'Helvetica,Arial,sans-serif';
+const FONT = 'Helvetica';
 
 export function toDot(model: GraphExport): string {
   const nodes = new Map(model.nodes.map((n) => [n.name, n]));

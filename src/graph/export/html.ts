@@ -1,7 +1,7 @@
 /**
  * A single self-contained HTML page describing a graph: the diagram is rendered to SVG here,
  * at export time, with Graphviz compiled to WebAssembly (@viz-js/viz), and inlined, so the
- * page needs no scripts, styles, fonts or network when opened, and can be attached to a report.
+ * page loads no scripts, stylesheets or fonts and works offline, e.g. attached to a report.
  */
 import { instance, type Viz } from '@viz-js/viz';
 import { toDot } from './dot.ts';
@@ -37,7 +37,7 @@ th { background: #f3f3f3; }
 </head>
 <body>
 <h1>${title}</h1>
-<p>Seed ${model.graph.seed} · ${model.nodes.length} nodes · ${model.edges.length} edges · ${model.segments.length} stages, ${workerSegments} of them worker segments</p>
+<p>Seed ${model.graph.seed} · ${model.nodes.length} nodes · ${model.edges.length} edges · ${model.segments.length} stages, ${workerSegments} in the tensor worker</p>
 <ul class="legend">
 ${swatch(palette.main, 'main-thread node')}
 ${swatch(palette.worker, 'tensor-worker node')}
