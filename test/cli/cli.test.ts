@@ -1,20 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.ts';
+import { captureCli, samflow } from './capture.ts';
 
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
-});
-afterEach(() => vi.restoreAllMocks());
+const output = captureCli();
 
-const samflow = (...args: string[]) => main(['node', 'samflow', ...args]);
 const tmp = () => mkdtempSync(join(tmpdir(), 'samflow-cli-'));
 
 describe('samflow CLI', () => {
@@ -22,15 +13,15 @@ describe('samflow CLI', () => {
     const dir = tmp();
     const small = ['--set', 'size=16', '--set', 'train=16', '--set', 'val=8', '--epochs', '1'];
     expect(await samflow('run', 'toy-segmentation', ...small, '--out', dir)).toBe(0);
-    expect(out).toMatch(/running 'toy-segmentation' on (wasm|cpu|tfjs-node)/);
-    expect(out).toMatch(/epoch 1: train (grad_norm \d+\.\d{4}, )?loss \d\.\d{4}, iou \d\.\d{4} \| val loss \d\.\d{4}, iou \d\.\d{4}/);
-    expect(out).toMatch(/done: 24 items in/);
+    expect(output.out).toMatch(/running 'toy-segmentation' on (wasm|cpu|tfjs-node)/);
+    expect(output.out).toMatch(/epoch 1: train (grad_norm \d+\.\d{4}, )?loss \d\.\d{4}, iou \d\.\d{4} \| val loss \d\.\d{4}, iou \d\.\d{4}/);
+    expect(output.out).toMatch(/done: 24 items in/);
     const events = readFileSync(join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
     expect(events[0]!.type).toBe('started');
     expect(events.at(-1)!.type).toBe('finished');
 
     expect(await samflow('run', join(dir, 'graph.json'), '--out', join(dir, 'again'), '--json')).toBe(0);
-    expect(out.trim().split('\n').at(-1)).toMatch(/^\{"type":"finished","items":24,/);
+    expect(output.out.trim().split('\n').at(-1)).toMatch(/^\{"type":"finished","items":24,/);
   });
 
   it('exports a pipeline as DOT, Mermaid, JSON and HTML', async () => {
@@ -46,14 +37,14 @@ describe('samflow CLI', () => {
 
   it('names an unknown pipeline and lists the built-in ones', async () => {
     expect(await samflow('run', 'nope')).toBe(1);
-    expect(err).toBe("samflow: unknown pipeline 'nope': not a built-in pipeline (conv-lora-binary, toy-segmentation) nor a graph JSON file that exists\n");
+    expect(output.err).toBe("samflow: unknown pipeline 'nope': not a built-in pipeline (conv-lora-binary, toy-segmentation) nor a graph JSON file that exists\n");
   });
 
   it('checks --set values against the pipeline options: "False" is not a number', async () => {
     expect(await samflow('run', 'toy-segmentation', '--set', 'epochs=False')).toBe(1);
-    expect(err).toMatch(/^samflow: pipeline 'toy-segmentation': bad option 'epochs': .*expected number.*Options: epochs, size/);
+    expect(output.err).toMatch(/^samflow: pipeline 'toy-segmentation': bad option 'epochs': .*expected number.*Options: epochs, size/);
     expect(await samflow('run', 'toy-segmentation', '--set', 'colour=2')).toBe(1);
-    expect(err).toMatch(/Unrecognized key.*colour/);
+    expect(output.err).toMatch(/Unrecognized key.*colour/);
   });
 
   it('names the file and both ports when a graph file connects the wrong types', async () => {
@@ -67,14 +58,14 @@ describe('samflow CLI', () => {
       ],
     }));
     expect(await samflow('graph', file, '--format', 'dot')).toBe(1);
-    expect(err).toBe(`samflow: ${file} is not a valid graph:\n  - cannot connect 'data.mask' (BinaryMask) to 'batch.image' (expects Image)\n`);
+    expect(output.err).toBe(`samflow: ${file} is not a valid graph:\n  - cannot connect 'data.mask' (BinaryMask) to 'batch.image' (expects Image)\n`);
     writeFileSync(file, '{"name": ');
     expect(await samflow('graph', file, '--format', 'dot')).toBe(1);
-    expect(err).toMatch(new RegExp(`${file}: not valid JSON`));
+    expect(output.err).toMatch(new RegExp(`${file}: not valid JSON`));
   });
 
   it('rejects an unknown format with the allowed choices', async () => {
     expect(await samflow('graph', 'toy-segmentation', '--format', 'pdf')).toBe(2);
-    expect(err).toMatch(/Allowed choices are mermaid, dot, html, json/);
+    expect(output.err).toMatch(/Allowed choices are mermaid, dot, html, json/);
   });
 });

@@ -1,20 +1,11 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.ts';
+import { captureCli, samflow } from './capture.ts';
 import { rectSample, tempDir, writeKvasir, writeNyu, writePairs, writeRaster, writeTrans10k } from '../fixtures/datasets.ts';
 
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
-});
-afterEach(() => vi.restoreAllMocks());
+const output = captureCli();
 
-const samflow = (...args: string[]) => main(['node', 'samflow', ...args]);
 
 describe('samflow data inspect', () => {
   it('reports layout, counts, sizes, mask histogram and foreground of a Kvasir-style folder', async () => {
@@ -22,20 +13,20 @@ describe('samflow data inspect', () => {
     await writeRaster(join(root, 'images', 'big.jpg'), rectSample(40, 30, 1).image);
     await writeRaster(join(root, 'masks', 'big.jpg'), rectSample(40, 30, 1).mask);
     expect(await samflow('data', 'inspect', root)).toBe(0);
-    expect(out).toContain('layout            paired-folders (kvasir): images/ + masks/ matched by file stem, in the root; binary masks');
-    expect(out).toContain('samples           5 pairs');
-    expect(out).toContain('image sizes       width 24..40, height 16..30 over 5 images');
-    expect(out).toMatch(/mask values       0: \d+\.\d\d% \| 1\.\.127: \d+\.\d\d% \| 128\.\.254: \d+\.\d\d% \| 255: \d+\.\d\d%/);
-    expect(out).toMatch(/foreground        \d+\.\d\d% of pixels; 0 empty and 0 full masks/);
-    expect(out).toContain('without partner   none');
+    expect(output.out).toContain('layout            paired-folders (kvasir): images/ + masks/ matched by file stem, in the root; binary masks');
+    expect(output.out).toContain('samples           5 pairs');
+    expect(output.out).toContain('image sizes       width 24..40, height 16..30 over 5 images');
+    expect(output.out).toMatch(/mask values       0: \d+\.\d\d% \| 1\.\.127: \d+\.\d\d% \| 128\.\.254: \d+\.\d\d% \| 255: \d+\.\d\d%/);
+    expect(output.out).toMatch(/foreground        \d+\.\d\d% of pixels; 0 empty and 0 full masks/);
+    expect(output.out).toContain('without partner   none');
   });
 
   it('lists unpaired files and fails, unless --skip-unpaired', async () => {
     const root = await writeKvasir(tempDir(), 2);
     await writePairs(root, 'images', 'other', ['orphan'], { image: '.png', mask: '.png' });
     expect(await samflow('data', 'inspect', root)).toBe(1);
-    expect(out).toContain(`without partner   1\n  ${join(root, 'images', 'orphan.png')}: no mask named orphan.*`);
-    expect(err).toBe(`samflow: ${root}: 1 file(s) without a partner (--skip-unpaired to go on); the files are listed above\n`);
+    expect(output.out).toContain(`without partner   1\n  ${join(root, 'images', 'orphan.png')}: no mask named orphan.*`);
+    expect(output.err).toBe(`samflow: ${root}: 1 file(s) without a partner (--skip-unpaired to go on); the files are listed above\n`);
     expect(await samflow('data', 'inspect', root, '--skip-unpaired')).toBe(0);
   });
 
@@ -44,19 +35,19 @@ describe('samflow data inspect', () => {
     writeFileSync(join(root, 'images', 'cju0.jpg'), 'not a jpeg');
     await writeRaster(join(root, 'masks', 'cju1.jpg'), rectSample(10, 10, 0).mask);
     expect(await samflow('data', 'inspect', root)).toBe(1);
-    expect(out).toContain(`undecodable       1\n  ${join(root, 'images', 'cju0.jpg')}: cannot decode the image`);
-    expect(out).toContain(`size mismatches   1\n  ${join(root, 'masks', 'cju1.jpg')}: mask is 10x10 but its image ${join(root, 'images', 'cju1.jpg')} is 24x16`);
-    expect(err).toMatch(/1 file\(s\) that cannot be decoded.*; 1 mask\(s\) whose size differs/);
+    expect(output.out).toContain(`undecodable       1\n  ${join(root, 'images', 'cju0.jpg')}: cannot decode the image`);
+    expect(output.out).toContain(`size mismatches   1\n  ${join(root, 'masks', 'cju1.jpg')}: mask is 10x10 but its image ${join(root, 'images', 'cju1.jpg')} is 24x16`);
+    expect(output.err).toMatch(/1 file\(s\) that cannot be decoded.*; 1 mask\(s\) whose size differs/);
   });
 
   it('reports class counts for class-index masks and depth/normal validity for NYUv2; --json gives the same as data', async () => {
     expect(await samflow('data', 'inspect', await writeTrans10k(tempDir()))).toBe(0);
-    expect(out).toContain('classes           4 class ids seen (0, 1, 2, 3)');
-    expect(out).toContain('  class 3         1.88% of pixels, in 1 image\n');
-    expect(out).toMatch(/ {2}ignore +\d+\.\d\d% of pixels, in 5 images/);
-    out = '';
+    expect(output.out).toContain('classes           4 class ids seen (0, 1, 2, 3)');
+    expect(output.out).toContain('  class 3         1.88% of pixels, in 1 image\n');
+    expect(output.out).toMatch(/ {2}ignore +\d+\.\d\d% of pixels, in 5 images/);
+    output.out = '';
     expect(await samflow('data', 'inspect', writeNyu(tempDir()), '--json')).toBe(0);
-    const report = JSON.parse(out) as { layout: string; splits: { name: string; samples: number }[]; depth: { invalidPixels: number } };
+    const report = JSON.parse(output.out) as { layout: string; splits: { name: string; samples: number }[]; depth: { invalidPixels: number } };
     expect(report.layout).toBe('nyuv2-mtan');
     expect(report.splits.map((s) => [s.name, s.samples])).toEqual([['train', 3], ['val', 2]]);
     expect(report.depth.invalidPixels).toBe(5 * 10);
@@ -66,6 +57,6 @@ describe('samflow data inspect', () => {
     const root = tempDir();
     writeFileSync(join(root, 'a.txt'), '');
     expect(await samflow('data', 'inspect', root)).toBe(1);
-    expect(err).toMatch(new RegExp(`^samflow: ${root}: unknown data set layout\\. Expected one of`));
+    expect(output.err).toMatch(new RegExp(`^samflow: ${root}: unknown data set layout\\. Expected one of`));
   });
 });

@@ -1,9 +1,9 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { main } from '../../src/cli/main.ts';
+import { captureCli, samflow } from './capture.ts';
 
 interface Case {
   name: string;
@@ -17,17 +17,8 @@ interface Case {
 const fixture = JSON.parse(readFileSync(new URL('../fixtures/reference/binary-metrics.json', import.meta.url), 'utf8')) as { cases: Case[] };
 const u8Cases = fixture.cases.filter((c) => c.predKind === 'uint8').slice(0, 4);
 
-let out = '';
-let err = '';
-beforeEach(() => {
-  out = '';
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation((chunk) => ((out += String(chunk)), true));
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
-});
-afterEach(() => vi.restoreAllMocks());
+const output = captureCli();
 
-const samflow = (...args: string[]) => main(['node', 'samflow', ...args]);
 const png = (file: string, values: number[], width: number, height: number) =>
   sharp(Uint8Array.from(values), { raw: { width, height, channels: 1 } }).png().toFile(file);
 
@@ -46,7 +37,7 @@ describe('samflow metrics', () => {
   it('scores PNG folders matched by stem, per image and on average, as the numpy reference does', async () => {
     const dirs = await folders(u8Cases);
     expect(await samflow('metrics', '--pred', dirs.pred, '--gt', dirs.gt, '--per-image', '--json')).toBe(0);
-    const report = JSON.parse(out) as { images: number; metrics: Record<string, number>; perImage: ({ image: string } & Record<string, number>)[] };
+    const report = JSON.parse(output.out) as { images: number; metrics: Record<string, number>; perImage: ({ image: string } & Record<string, number>)[] };
     expect(report.images).toBe(u8Cases.length);
     const sorted = [...u8Cases].sort((a, b) => (a.name < b.name ? -1 : 1));
     expect(report.perImage.map((r) => r.image)).toEqual(sorted.map((c) => c.name));
@@ -61,9 +52,9 @@ describe('samflow metrics', () => {
   it('prints a table for people, with only the metrics asked for', async () => {
     const dirs = await folders(u8Cases.slice(0, 2));
     expect(await samflow('metrics', '--pred', dirs.pred, '--gt', dirs.gt, '--metrics', 'sm,mae', '--per-image')).toBe(0);
-    const lines = out.trim().split('\n');
+    const lines = output.out.trim().split('\n');
     expect(lines[0]).toMatch(/^image\s+sm\s+mae$/);
-    expect(out).toMatch(/2 images, .* against .* \(mean over images\):\n {2}sm {3}\d\.\d{4}\n {2}mae {2}\d\.\d{4}\n$/);
+    expect(output.out).toMatch(/2 images, .* against .* \(mean over images\):\n {2}sm {3}\d\.\d{4}\n {2}mae {2}\d\.\d{4}\n$/);
   });
 
   it('resizes a prediction to its ground truth’s size', async () => {
@@ -76,7 +67,7 @@ describe('samflow metrics', () => {
     await png(join(dir, 'g', 'x.png'), gt, 4, 4);
     await png(join(dir, 'p', 'x.png'), pred, 8, 8);
     expect(await samflow('metrics', '--pred', join(dir, 'p'), '--gt', join(dir, 'g'), '--metrics', 'iou,mae', '--json')).toBe(0);
-    const report = JSON.parse(out) as { metrics: Record<string, number> };
+    const report = JSON.parse(output.out) as { metrics: Record<string, number> };
     expect(report.metrics.iou).toBe(1);
     expect(report.metrics.mae).toBeLessThan(0.1);
   });
@@ -86,19 +77,19 @@ describe('samflow metrics', () => {
     await png(join(dirs.pred, 'only-pred.png'), [0, 0, 0, 0], 2, 2);
     await png(join(dirs.gt, 'only-gt.jpg'), [0, 0, 0, 0], 2, 2);
     expect(await samflow('metrics', '--pred', dirs.pred, '--gt', dirs.gt)).toBe(1);
-    expect(err).toContain('unmatched files (pairs match by file stem): 1 prediction(s) in');
-    expect(err).toContain('have no ground truth in');
-    expect(err).toContain(': only-pred.png; 1 ground truth(s) in');
-    expect(err).toContain('have no prediction in');
-    expect(err).toMatch(/only-gt\.jpg\n$/);
+    expect(output.err).toContain('unmatched files (pairs match by file stem): 1 prediction(s) in');
+    expect(output.err).toContain('have no ground truth in');
+    expect(output.err).toContain(': only-pred.png; 1 ground truth(s) in');
+    expect(output.err).toContain('have no prediction in');
+    expect(output.err).toMatch(/only-gt\.jpg\n$/);
   });
 
   it('names an unknown metric and a missing folder', async () => {
     const dirs = await folders(u8Cases.slice(0, 1));
     expect(await samflow('metrics', '--pred', dirs.pred, '--gt', dirs.gt, '--metrics', 'iou,fm')).toBe(1);
-    expect(err).toBe("samflow: unknown metric 'fm'; choose from iou, dice, sm, em, wfm, mae, ber ('fm' in the Conv-LoRA code is the weighted F-measure, here 'wfm')\n");
-    err = '';
+    expect(output.err).toBe("samflow: unknown metric 'fm'; choose from iou, dice, sm, em, wfm, mae, ber ('fm' in the Conv-LoRA code is the weighted F-measure, here 'wfm')\n");
+    output.err = '';
     expect(await samflow('metrics', '--pred', '/nonexistent/preds', '--gt', dirs.gt)).toBe(1);
-    expect(err).toBe('samflow: --pred /nonexistent/preds: no such folder\n');
+    expect(output.err).toBe('samflow: --pred /nonexistent/preds: no such folder\n');
   });
 });

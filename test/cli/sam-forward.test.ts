@@ -1,21 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { main } from '../../src/cli/main.ts';
+import { captureCli, samflow } from './capture.ts';
 import { readNpy, writeNpy } from '../../src/nodes/data/npy.ts';
 
 const F = new URL('../fixtures/sam/', import.meta.url).pathname;
-let err = '';
-beforeEach(() => {
-  err = '';
-  vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  vi.spyOn(process.stderr, 'write').mockImplementation((chunk) => ((err += String(chunk)), true));
-});
-afterEach(() => vi.restoreAllMocks());
-
-const samflow = (...args: string[]) => main(['node', 'samflow', ...args]);
+const output = captureCli();
 const load = (path: string) => readNpy(readFileSync(path), path);
 function maxDiff(out: string, ref: string): number {
   const a = load(out);
@@ -35,7 +27,7 @@ describe('samflow sam-forward', () => {
   it('writes the official outputs for point prompts, matching PyTorch', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'samfwd-'));
     const code = await samflow('sam-forward', '--arch', `${F}arch.json`, '--checkpoint', `${F}tiny.pth`, '--image', `${F}image.npy`, '--out-dir', dir, '--point', '10,20,1', '--point', '30,41,0');
-    expect(err).toBe('');
+    expect(output.err).toBe('');
     expect(code).toBe(0);
     expectCase(dir, 'points');
   });
@@ -60,14 +52,14 @@ describe('samflow sam-forward', () => {
     const dir = mkdtempSync(join(tmpdir(), 'samfwd-'));
     const base = ['sam-forward', '--arch', `${F}arch.json`, '--checkpoint', `${F}tiny.pth`, '--out-dir', dir];
     expect(await samflow(...base, '--image', `${F}image.npy`, '--point', '10,20')).toBe(1);
-    expect(err).toContain("--point expects 3 comma-separated numbers, got '10,20'");
+    expect(output.err).toContain("--point expects 3 comma-separated numbers, got '10,20'");
     expect(await samflow(...base, '--image', `${F}image.npy`, '--point', '10,20,2')).toBe(1);
-    expect(err).toContain('--point label must be 1 (foreground) or 0 (background), got 2');
+    expect(output.err).toContain('--point label must be 1 (foreground) or 0 (background), got 2');
     const small = join(dir, 'small.npy');
     writeFileSync(small, writeNpy(new Uint8Array(32 * 20 * 3), [32, 20, 3]));
     expect(await samflow(...base, '--image', small)).toBe(1);
-    expect(err).toContain(`${small}: an .npy image must already have its longest side at image_size 64, got [32, 20, 3]`);
+    expect(output.err).toContain(`${small}: an .npy image must already have its longest side at image_size 64, got [32, 20, 3]`);
     expect(await samflow('sam-forward', '--arch', 'vit_q', '--checkpoint', `${F}tiny.pth`, '--image', small, '--out-dir', dir)).toBe(1);
-    expect(err).toContain("unknown SAM preset 'vit_q'");
+    expect(output.err).toContain("unknown SAM preset 'vit_q'");
   });
 });
