@@ -6,6 +6,7 @@
  * libtensorflow; where that failed they are simply absent, and we say so.
  */
 import * as tf from '@tensorflow/tfjs';
+import { registerFastMatMulGradient } from './matmul-gradient.ts';
 
 export const BACKEND_ORDER = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_ORDER)[number];
@@ -47,8 +48,9 @@ async function tryLoad(name: BackendChoice): Promise<BackendAttempt> {
       case 'wasm': {
         const wasm = await import('@tensorflow/tfjs-backend-wasm');
         if (!(await tf.setBackend('wasm'))) return { name, ok: false, detail: 'the wasm backend did not initialise' };
+        registerFastMatMulGradient();
         const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
-        return { name, ok: true, detail: `@tensorflow/tfjs-backend-wasm ${wasm.version_wasm} (SIMD ${simd ? 'on' : 'off'}, 1 thread: tfjs disables wasm threads under Node)` };
+        return { name, ok: true, detail: `@tensorflow/tfjs-backend-wasm ${wasm.version_wasm} (SIMD ${simd ? 'on' : 'off'}, 1 thread: tfjs disables wasm threads under Node; matMul gradients without transpose flags)` };
       }
       case 'cpu':
         if (!(await tf.setBackend('cpu'))) return { name, ok: false, detail: 'the cpu backend did not initialise' };
