@@ -35,8 +35,10 @@ describe('Conv-LoRA binary pipeline', () => {
     expect(mean('iou', 'val', 3)).toBeGreaterThan(mean('iou', 'val', 0) + 0.2);
     const report = events.find((e) => e.type === 'log' && e.node === 'peft');
     expect(report).toMatchObject({ message: expect.stringContaining('conv-lora adapters') });
-    const usage = events.filter((e) => e.type === 'log' && e.message === 'expert usage');
-    expect(usage.length).toBeGreaterThan(0);
+    // One usage report per (split, epoch), summing every routed window of every adapted layer.
+    const usage = events.filter((e) => e.type === 'log' && e.message.startsWith('expert usage'));
+    expect(usage).toHaveLength(4 * 2);
+    expect(usage[0]).toMatchObject({ message: expect.stringMatching(/^expert usage \(train, epoch 1\), scales 1\.\.8 over 2 layers: (\d+ ){7}\d+$/) });
     const counts = (usage[0] as { data: { usage: Record<string, number[]> } }).data.usage;
     expect(Object.keys(counts)).toEqual(['image_encoder.blocks.0.attn.qkv', 'image_encoder.blocks.1.attn.qkv']);
     // Flat over the last epoch; before that, only the optimiser's moments may appear (two per

@@ -20,36 +20,49 @@ export const SamSemantic = defineNode({
   placement: 'worker',
   inputs: { model: SamModelPort, images: ImageBatch },
   outputs: { logits: MaskLogits, probs: MaskProbs, aux: Loss },
-  params: z.object({
-    reportUsageEvery: z.number().int().min(0).default(0).describe('emit expert usage every N training items (0: only on evaluation items)'),
-  }),
+  params: z.object({}),
   worker: {
-    create: (p, ctx) => ({
-      forward: ({ model, images }, step) => {
-        const c = model.config;
-        const [b, h, w] = images.shape;
-        if (h !== c.image_size || w !== c.image_size) {
-          throw new Error(`images are ${h}x${w}, but the SAM config takes ${c.image_size}x${c.image_size}: resize to a square of image_size first (augment/resize-square)`);
-        }
-        const seed = mixSeed(ctx.seed, step.meta.epoch, step.meta.index);
-        for (const adapter of model.adapters) adapter.beginStep?.(step.training, seed);
-        const embeddings = imageEncoder(normalizeAndPad(tf.mul(images, 255) as tf.Tensor4D, c.image_size), model.params, c);
-        const { sparse, dense } = promptEncoder({}, b, model.params, c);
-        const decoded = maskDecoder(embeddings, densePositionalEncoding(model.params, c), sparse, dense, model.params, c);
-        const [, , lh, lw] = decoded.masks.shape;
-        const lowRes = tf.slice(decoded.masks, [0, 0, 0, 0], [b, 1, lh, lw]).reshape([b, lh, lw, 1]) as tf.Tensor4D;
-        const logits = tf.image.resizeBilinear(lowRes, [h, w], false, true);
-        const aux: tf.Tensor[] = [];
-        for (const adapter of model.adapters) {
-          const out = adapter.endStep?.();
-          if (out?.auxLoss) aux.push(out.auxLoss);
-          const report = !step.training || (p.reportUsageEvery > 0 && step.meta.index % p.reportUsageEvery === 0);
-          if (out?.usage?.size && report) {
-            step.emit({ type: 'log', message: 'expert usage', data: { split: step.meta.split, epoch: step.meta.epoch, item: step.meta.index, usage: Object.fromEntries([...out.usage].map(([k, v]) => [k, [...v]])) } });
+    create: (_p, ctx) => {
+      // Expert usage is summed over a (split, epoch) group and reported once, at its end.
+      let usage = new Map<string, Int32Array>();
+      return {
+        forward: ({ model, images }, step) => {
+          const c = model.config;
+          const [b, h, w] = images.shape;
+          if (h !== c.image_size || w !== c.image_size) {
+            throw new Error(`images are ${h}x${w}, but the SAM config takes ${c.image_size}x${c.image_size}: resize to a square of image_size first (augment/resize-square)`);
           }
-        }
-        return { logits, probs: tf.sigmoid(logits) as tf.Tensor4D, aux: (aux.length ? tf.addN(aux) : tf.scalar(0)) as tf.Scalar };
-      },
-    }),
+          const seed = mixSeed(ctx.seed, step.meta.epoch, step.meta.index);
+          for (const adapter of model.adapters) adapter.beginStep?.(step.training, seed);
+          const embeddings = imageEncoder(normalizeAndPad(tf.mul(images, 255) as tf.Tensor4D, c.image_size), model.params, c);
+          const { sparse, dense } = promptEncoder({}, b, model.params, c);
+          const decoded = maskDecoder(embeddings, densePositionalEncoding(model.params, c), sparse, dense, model.params, c);
+          const [, , lh, lw] = decoded.masks.shape;
+          const lowRes = tf.slice(decoded.masks, [0, 0, 0, 0], [b, 1, lh, lw]).reshape([b, lh, lw, 1]) as tf.Tensor4D;
+          const logits = tf.image.resizeBilinear(lowRes, [h, w], false, true);
+          const aux: tf.Tensor[] = [];
+          for (const adapter of model.adapters) {
+            const out = adapter.endStep?.();
+            if (out?.auxLoss) aux.push(out.auxLoss);
+            for (const [layer, counts] of out?.usage ?? []) {
+              const sum = usage.get(layer) ?? new Int32Array(counts.length);
+              counts.forEach((n, i) => (sum[i] = sum[i]! + n));
+              usage.set(layer, sum);
+            }
+          }
+          if (step.meta.groupEnd && usage.size) {
+            const total = new Int32Array(usage.values().next().value!.length);
+            for (const counts of usage.values()) counts.forEach((n, i) => (total[i] = total[i]! + n));
+            step.emit({
+              type: 'log',
+              message: `expert usage (${step.meta.split}, epoch ${step.meta.epoch + 1}), scales 1..${total.length} over ${usage.size} layers: ${[...total].join(' ')}`,
+              data: { split: step.meta.split, epoch: step.meta.epoch, usage: Object.fromEntries([...usage].map(([k, v]) => [k, [...v]])) },
+            });
+            usage = new Map();
+          }
+          return { logits, probs: tf.sigmoid(logits) as tf.Tensor4D, aux: (aux.length ? tf.addN(aux) : tf.scalar(0)) as tf.Scalar };
+        },
+      };
+    },
   },
 });
