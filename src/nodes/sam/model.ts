@@ -57,6 +57,23 @@ export function makeTrainable(model: SamModel, keys: Iterable<string>): number {
   return n;
 }
 
+/**
+ * Sets a base parameter to new values (merging an adapter into it): assigned in place when it is
+ * a trainable variable, so optimiser state and references stay valid; swapped otherwise. Takes
+ * ownership of `value`.
+ */
+export function replaceParam(model: SamModel, key: string, value: tf.Tensor): void {
+  const old = model.params.get(key);
+  if (!old) throw new Error(`replaceParam: the model has no parameter '${key}'`);
+  if (old instanceof tf.Variable) {
+    old.assign(value);
+    value.dispose();
+  } else {
+    old.dispose();
+    model.params.set(key, value);
+  }
+}
+
 /** Every trainable variable of the model: adapter weights and unfrozen base parameters. */
 export function trainableVariables(model: SamModel): tf.Variable[] {
   return [...model.adapters.flatMap((a) => [...a.weights.values()]), ...model.unfrozen.values()];

@@ -1,6 +1,6 @@
 /** Injects LoRA into the selected linear modules; the update can be merged into the base weights. */
 import * as tf from '@tensorflow/tfjs';
-import { hooksOf, type InjectedAdapter, type SamModel } from '../../sam/model.ts';
+import { hooksOf, replaceParam, type InjectedAdapter, type SamModel } from '../../sam/model.ts';
 import type { AdapterConfig } from '../config.ts';
 import { targetLinears } from '../modules.ts';
 import { createLoraWeights, loraDelta, loraUpdate, type LoraWeights } from './layer.ts';
@@ -26,15 +26,7 @@ export function injectLora(model: SamModel, a: AdapterConfig): InjectedAdapter {
   const fold = (sign: 1 | -1) => {
     for (const [name, w] of layers) {
       const key = `${name}.weight`;
-      const base = model.params.get(key)!;
-      const updated = tf.tidy(() => tf.add(base, loraUpdate(w, sign * scaling)));
-      if (base instanceof tf.Variable) {
-        base.assign(updated);
-        updated.dispose();
-      } else {
-        base.dispose();
-        model.params.set(key, updated);
-      }
+      replaceParam(model, key, tf.tidy(() => tf.add(model.params.get(key)!, loraUpdate(w, sign * scaling))));
     }
   };
   return {

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { officialShapes } from '../../sam/params.ts';
-import { hooksOf, type InjectedAdapter, type SamModel } from '../../sam/model.ts';
+import { hooksOf, replaceParam, type InjectedAdapter, type SamModel } from '../../sam/model.ts';
 import type { AdapterConfig } from '../config.ts';
 
 /** Encoder modules SSF follows, with their output width: every linear and every LayerNorm. */
@@ -38,16 +38,7 @@ export function injectSsf(model: SamModel, _a: AdapterConfig): InjectedAdapter {
   const hooks = hooksOf(model);
   hooks.linear.push(hook);
   hooks.norm.push(hook);
-  const replace = (key: string, value: tf.Tensor) => {
-    const old = model.params.get(key)!;
-    if (old instanceof tf.Variable) {
-      old.assign(value);
-      value.dispose();
-    } else {
-      old.dispose();
-      model.params.set(key, value);
-    }
-  };
+  const replace = (key: string, value: tf.Tensor) => replaceParam(model, key, value);
   return {
     method: 'ssf',
     weights,
