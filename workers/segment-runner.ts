@@ -72,7 +72,8 @@ export class SegmentRunner {
     if (this.optimizer && step.training && !this.prepared) {
       // Nodes may set up on their first item (an adapter is injected into the model it receives);
       // one forward pass first lets the optimiser see every variable on its very first step.
-      scoped(() => this.forward(this.nodes.filter((n) => n !== this.optimizer && !this.dependentsOf(this.optimizer!).includes(n)), this.toTensors(inputs, meta), step));
+      const before = this.nodes.filter((n) => !this.dependentsOf(this.optimizer!).includes(n));
+      scoped(() => this.forward(before, this.toTensors(inputs, meta), { ...step, dryRun: true }));
       this.events = this.events.filter((e) => e.type !== 'metric');
     }
     this.prepared = true;

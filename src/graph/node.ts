@@ -113,6 +113,8 @@ export interface StepInfo {
   readonly meta: ItemMeta;
   /** True for items of the 'train' split: dropout, noisy gates and optimiser steps are on. */
   readonly training: boolean;
+  /** A pass whose outputs are thrown away (set-up before the first optimiser step): accumulate nothing. */
+  readonly dryRun?: boolean;
   emit(event: NodeEvent): void;
 }
 

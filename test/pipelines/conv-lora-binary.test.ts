@@ -39,6 +39,10 @@ describe('Conv-LoRA binary pipeline', () => {
     const usage = events.filter((e) => e.type === 'log' && e.message.startsWith('expert usage'));
     expect(usage).toHaveLength(4 * 2);
     expect(usage[0]).toMatchObject({ message: expect.stringMatching(/^expert usage \(train, epoch 1\), scales 1\.\.8 over 2 layers: (\d+ ){7}\d+$/) });
+    // 24 training images a epoch: 4 windows each in block 0 (8x8 grid, window 4) + the whole grid in block 1;
+    // the set-up pass before the first optimiser step is not counted.
+    const routed = (usage[0] as { message: string }).message.split(': ')[1]!.split(' ').map(Number);
+    expect(routed.reduce((a, b) => a + b, 0)).toBe(24 * 4 + 24);
     const counts = (usage[0] as { data: { usage: Record<string, number[]> } }).data.usage;
     expect(Object.keys(counts)).toEqual(['image_encoder.blocks.0.attn.qkv', 'image_encoder.blocks.1.attn.qkv']);
     // Flat over the last epoch; before that, only the optimiser's moments may appear (two per

@@ -44,13 +44,14 @@ export const SamSemantic = defineNode({
           for (const adapter of model.adapters) {
             const out = adapter.endStep?.();
             if (out?.auxLoss) aux.push(out.auxLoss);
-            for (const [layer, counts] of out?.usage ?? []) {
+            if (step.dryRun) continue;
+          for (const [layer, counts] of out?.usage ?? []) {
               const sum = usage.get(layer) ?? new Int32Array(counts.length);
               counts.forEach((n, i) => (sum[i] = sum[i]! + n));
               usage.set(layer, sum);
             }
           }
-          if (step.meta.groupEnd && usage.size) {
+          if (step.meta.groupEnd && usage.size && !step.dryRun) {
             const total = new Int32Array(usage.values().next().value!.length);
             for (const counts of usage.values()) counts.forEach((n, i) => (total[i] = total[i]! + n));
             step.emit({
