@@ -5,7 +5,9 @@ import { Command, Option } from 'commander';
 import { lastValueFrom, tap } from 'rxjs';
 import { compile } from '../graph/compile.ts';
 import { exportGraph, type ExportFormat } from '../graph/export/index.ts';
+import type { RunEvent } from '../graph/events.ts';
 import { run } from '../graph/run.ts';
+import { runReport } from '../nodes/report/html-report.ts';
 import { TensorWorker } from '../../workers/host.ts';
 import { BACKEND_ORDER } from '../../workers/backend.ts';
 import { DEFAULT_PIPELINE, listPipelines } from '../../pipelines/index.ts';
@@ -46,11 +48,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       writeFileSync(join(out, 'graph.html'), await exportGraph(compiled, 'html'));
       const log = createWriteStream(join(out, 'events.jsonl'));
       const reporter = new ConsoleReporter();
+      const events: RunEvent[] = [];
       const executor = () => TensorWorker.start(opts.backend !== undefined ? { backend: opts.backend } : {});
       await lastValueFrom(
         run(compiled, { executor }).pipe(
           tap((event) => {
             log.write(`${JSON.stringify(event)}\n`);
+            events.push(event);
             if (opts.json) process.stdout.write(`${JSON.stringify(event)}\n`);
             else reporter.handle(event);
             if (event.type === 'failed') code = 1;
@@ -59,7 +63,10 @@ export async function main(argv: readonly string[]): Promise<number> {
         { defaultValue: undefined },
       );
       await new Promise((resolve) => log.end(resolve));
-      if (!opts.json) process.stdout.write(`wrote ${out}/: events.jsonl (every event), graph.json (rerun with: samflow run ${join(out, 'graph.json')}), graph.html\n`);
+      writeFileSync(join(out, 'report.html'), await runReport(compiled, events));
+      if (!opts.json) {
+        process.stdout.write(`wrote ${out}/: report.html (loss curves, metrics, graph), events.jsonl (every event), graph.json (rerun with: samflow run ${join(out, 'graph.json')}), graph.html\n`);
+      }
     });
 
   program

@@ -19,6 +19,9 @@ describe('samflow CLI', () => {
     const events = readFileSync(join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
     expect(events[0]!.type).toBe('started');
     expect(events.at(-1)!.type).toBe('finished');
+    const report = readFileSync(join(dir, 'report.html'), 'utf8');
+    expect(report).toContain('finished: 24 items');
+    expect(report).toContain('<polyline');
 
     expect(await samflow('run', join(dir, 'graph.json'), '--out', join(dir, 'again'), '--json')).toBe(0);
     expect(output.out.trim().split('\n').at(-1)).toMatch(/^\{"type":"finished","items":24,/);

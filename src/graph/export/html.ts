@@ -10,11 +10,16 @@ import { palette } from './palette.ts';
 
 let viz: Promise<Viz> | undefined;
 
-export async function toHtml(model: GraphExport): Promise<string> {
+/** The graph drawn by Graphviz as an <svg> element, ready to inline in HTML. */
+export async function toSvg(model: GraphExport): Promise<string> {
   viz ??= instance();
   const svg = (await viz).renderString(toDot(model), { format: 'svg' });
   // Graphviz writes an XML declaration and a DOCTYPE before <svg>; neither belongs inside HTML.
-  const inline = svg.slice(svg.indexOf('<svg'));
+  return svg.slice(svg.indexOf('<svg'));
+}
+
+export async function toHtml(model: GraphExport): Promise<string> {
+  const inline = await toSvg(model);
   const title = escape(model.graph.name);
   const workerSegments = model.segments.filter((s) => s.placement === 'worker').length;
   return `<!DOCTYPE html>
@@ -78,6 +83,6 @@ function table(id: string, headers: readonly string[], rows: readonly (readonly 
   ].join('\n');
 }
 
-function escape(text: string): string {
+export function escape(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => `&#${ch.codePointAt(0)};`);
 }

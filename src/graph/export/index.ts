@@ -9,7 +9,7 @@ import { toMermaid } from './mermaid.ts';
 import { exportModel } from './model.ts';
 
 export { toDot } from './dot.ts';
-export { toHtml } from './html.ts';
+export { escape as escapeHtml, toHtml, toSvg } from './html.ts';
 export { toMermaid } from './mermaid.ts';
 export { exportModel, type ExportEdge, type ExportNode, type ExportSegment, type GraphExport } from './model.ts';
 
