@@ -14,7 +14,11 @@ import { InjectAdapter } from '../src/nodes/adapters/inject-node.ts';
 import type { AdapterMethodName } from '../src/nodes/adapters/config.ts';
 import { RandomFlip } from '../src/nodes/augment/random-flip.ts';
 import { ResizeSquare } from '../src/nodes/augment/resize-square.ts';
+import { AutogluonCsv } from '../src/nodes/data/autogluon-csv.ts';
 import { Batch } from '../src/nodes/data/batch.ts';
+import { detectLayout } from '../src/nodes/data/detect-layout.ts';
+import { Isic2017 } from '../src/nodes/data/isic2017.ts';
+import { PairedFolders } from '../src/nodes/data/paired-folders.ts';
 import { SyntheticShapes } from '../src/nodes/data/synthetic-shapes.ts';
 import { StructureLoss } from '../src/nodes/losses/structure-loss.ts';
 import { WeightedSum } from '../src/nodes/losses/weighted-sum.ts';
@@ -52,16 +56,36 @@ export interface ConvLoraBinaryOptions {
   /** A preset name, an arch.json path's parsed config, or a config object (default: SMALL_SAM). */
   readonly arch?: string | SamConfig;
   readonly checkpoint?: string;
+  /** A binary data set folder (AutoGluon CSVs, ISIC 2017 or paired image/mask folders); default: synthetic. */
+  readonly data?: string;
   readonly seed?: number;
+}
+
+/** The reader for a real data set folder: its layout decides the node; without a val split, 20 % of train is held out. */
+function addReader(g: GraphBuilder, root: string, epochs: number) {
+  const listing = detectLayout(root);
+  const hasVal = listing.splits.some((s) => s.name === 'val');
+  const params = { root, epochs, ...(hasVal ? {} : { holdout: 0.2 }) };
+  switch (listing.layout) {
+    case 'autogluon-csv':
+      return g.add('data', AutogluonCsv, { params });
+    case 'isic2017':
+      return g.add('data', Isic2017, { params });
+    case 'paired-folders':
+      return g.add('data', PairedFolders, { params });
+    default:
+      throw new Error(`${root}: a ${listing.layout} data set has no binary masks; conv-lora-binary needs binary segmentation data`);
+  }
 }
 
 export function convLoraBinary(options: ConvLoraBinaryOptions = {}): Graph {
   const arch: SamConfig | string = options.arch ?? SMALL_SAM;
   const size = typeof arch === 'string' ? 1024 : arch.image_size;
   const g = new GraphBuilder({ name: 'conv-lora-binary', seed: options.seed ?? 42 });
-  const data = g.add('data', SyntheticShapes, {
-    params: { size, train: options.train ?? 32, val: options.val ?? 16, epochs: options.epochs ?? 3 },
-  });
+  const epochs = options.epochs ?? 3;
+  const data = options.data
+    ? addReader(g, options.data, epochs)
+    : g.add('data', SyntheticShapes, { params: { size, train: options.train ?? 32, val: options.val ?? 16, epochs } });
   const resize = g.add('resize', ResizeSquare, { params: { size }, inputs: { image: data.out.image, mask: data.out.mask } });
   const flip = g.add('flip', RandomFlip, { params: { p: 0.5 }, inputs: { image: resize.out.image, mask: resize.out.mask } });
   const batch = g.add('batch', Batch, { params: { size: options.batchSize ?? 4 }, inputs: { image: flip.out.image, mask: flip.out.mask } });

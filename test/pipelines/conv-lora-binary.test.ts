@@ -5,6 +5,7 @@ import { run } from '../../src/graph/run.ts';
 import { SAM_PRESETS, type SamConfig } from '../../src/nodes/sam/config.ts';
 import { TensorWorker } from '../../workers/host.ts';
 import { convLoraBinary } from '../../pipelines/conv-lora-binary.ts';
+import { tempDir, writeKvasir, writeNyu } from '../fixtures/datasets.ts';
 
 const TINY: SamConfig = {
   ...SAM_PRESETS.vit_b,
@@ -51,5 +52,19 @@ describe('Conv-LoRA binary pipeline', () => {
     const tensors = progress.map((e) => e.tensors!);
     expect(new Set(progress.filter((e) => e.epoch === 3).map((e) => e.tensors))).toEqual(new Set([tensors.at(-1)]));
     expect(Math.max(...tensors) - tensors[0]!).toBeLessThanOrEqual(2 * 2 * (4 + 2 * 8));
+  });
+});
+
+describe('Conv-LoRA binary pipeline on a data folder', () => {
+  it('reads a Kvasir-style folder with the paired-folders reader, holding out 20 % as val', async () => {
+    const root = await writeKvasir(tempDir(), 5);
+    const node = convLoraBinary({ arch: TINY, data: root }).node('data');
+    expect(node.kind).toBe('data/paired-folders');
+    expect(node.params).toMatchObject({ root, holdout: 0.2, epochs: 3 });
+  });
+
+  it('refuses a data set without binary masks', () => {
+    const root = writeNyu(tempDir());
+    expect(() => convLoraBinary({ arch: TINY, data: root })).toThrow(`${root}: a nyuv2-mtan data set has no binary masks; conv-lora-binary needs binary segmentation data`);
   });
 });
