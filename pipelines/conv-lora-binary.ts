@@ -58,6 +58,10 @@ export interface ConvLoraBinaryOptions {
   readonly checkpoint?: string;
   /** A binary data set folder (AutoGluon CSVs, ISIC 2017 or paired image/mask folders); default: synthetic. */
   readonly data?: string;
+  /** Folder for an adapter checkpoint after each training epoch. */
+  readonly save?: string;
+  /** An adapter checkpoint (path without extension) to start from. */
+  readonly resume?: string;
   readonly seed?: number;
 }
 
@@ -91,7 +95,13 @@ export function convLoraBinary(options: ConvLoraBinaryOptions = {}): Graph {
   const batch = g.add('batch', Batch, { params: { size: options.batchSize ?? 4 }, inputs: { image: flip.out.image, mask: flip.out.mask } });
   const sam = g.add('sam', SamModelNode, { params: { arch, ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}) } });
   const adapted = g.add('peft', InjectAdapter, {
-    params: { method: options.method ?? 'conv-lora', rank: options.rank ?? 3, experts: options.experts ?? 8 },
+    params: {
+      method: options.method ?? 'conv-lora',
+      rank: options.rank ?? 3,
+      experts: options.experts ?? 8,
+      ...(options.save ? { saveTo: options.save } : {}),
+      ...(options.resume ? { resumeFrom: options.resume } : {}),
+    },
     inputs: { model: sam.out.model },
   });
   const seg = g.add('segment', SamSemantic, { inputs: { model: adapted.out.model, images: batch.out.images } });

@@ -31,6 +31,8 @@ const entries: PipelineEntry[] = [
         experts: z.number().int().min(1).optional(),
         arch: z.string().optional().describe('vit_b, vit_l, vit_h (default: a small SAM-architecture model)'),
         checkpoint: z.string().optional().describe('official .pth or HF .safetensors weights'),
+        save: z.string().optional().describe('folder for an adapter checkpoint after each training epoch'),
+        resume: z.string().optional().describe('adapter checkpoint (path without extension) to start from'),
         data: z.string().optional().describe('a binary data set folder (AutoGluon CSVs, ISIC 2017, Kvasir-style paired folders); default: synthetic'),
         seed: z.number().int().optional(),
       })

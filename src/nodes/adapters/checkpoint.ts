@@ -7,7 +7,9 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { openSafetensors, encodeSafetensors } from '../sam/checkpoint/safetensors.ts';
 import type { SamConfig } from '../sam/config.ts';
@@ -42,7 +44,11 @@ function trainedTensors(model: SamModel): Map<string, tf.Tensor> {
   return out;
 }
 
-export async function saveAdapterCheckpoint(model: SamModel, adapter: AdapterConfig, path: string): Promise<AdapterManifest> {
+/**
+ * Writes `<path>.safetensors` and `<path>.json`. Synchronous on purpose: the tensor worker saves
+ * between two items, and the files must be complete before the next step changes the weights.
+ */
+export function saveAdapterCheckpoint(model: SamModel, adapter: AdapterConfig, path: string): AdapterManifest {
   const tensors = trainedTensors(model);
   const data = new Map([...tensors].map(([k, v]) => [k, { shape: v.shape, data: v.dataSync() as Float32Array }]));
   const manifest: AdapterManifest = {
@@ -54,15 +60,22 @@ export async function saveAdapterCheckpoint(model: SamModel, adapter: AdapterCon
     layout: 'tfjs',
     tensors: [...tensors.keys()],
   };
-  await writeFile(`${path}.safetensors.tmp`, encodeSafetensors(data, { format: ADAPTER_FORMAT }));
-  await writeFile(`${path}.json.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
-  await rename(`${path}.safetensors.tmp`, `${path}.safetensors`);
-  await rename(`${path}.json.tmp`, `${path}.json`);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.safetensors.tmp`, encodeSafetensors(data, { format: ADAPTER_FORMAT }));
+  writeFileSync(`${path}.json.tmp`, `${JSON.stringify(manifest, null, 2)}\n`);
+  renameSync(`${path}.safetensors.tmp`, `${path}.safetensors`);
+  renameSync(`${path}.json.tmp`, `${path}.json`);
   return manifest;
 }
 
-/** Injects the saved adapter into a base model and loads its weights; the base must be the one it was trained on. */
-export async function loadAdapterCheckpoint(model: SamModel, path: string): Promise<AdapterManifest> {
+export interface AdapterCheckpoint {
+  readonly path: string;
+  readonly manifest: AdapterManifest;
+  readonly tensors: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: Float32Array }>;
+}
+
+/** Reads a saved adapter (manifest and weights) without touching any model. */
+export async function readAdapterCheckpoint(path: string): Promise<AdapterCheckpoint> {
   let manifest: AdapterManifest;
   try {
     manifest = JSON.parse(await readFile(`${path}.json`, 'utf8')) as AdapterManifest;
@@ -70,6 +83,19 @@ export async function loadAdapterCheckpoint(model: SamModel, path: string): Prom
     throw new Error(`${path}.json: cannot read the adapter manifest (${error instanceof Error ? error.message : String(error)})`);
   }
   if (manifest.format !== ADAPTER_FORMAT) throw new Error(`${path}.json: format '${String(manifest.format)}' is not ${ADAPTER_FORMAT}`);
+  const file = await openSafetensors(`${path}.safetensors`);
+  try {
+    const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+    for (const [key, entry] of file.entries) tensors.set(key, { shape: entry.shape, data: await entry.read() });
+    return { path, manifest, tensors };
+  } finally {
+    await file.close();
+  }
+}
+
+/** Injects a read adapter into a base model and sets its weights; the base must be the one it was trained on. */
+export function applyAdapterCheckpoint(model: SamModel, checkpoint: AdapterCheckpoint): AdapterManifest {
+  const { path, manifest } = checkpoint;
   if (JSON.stringify(manifest.arch) !== JSON.stringify(model.config)) {
     throw new Error(`${path}: the adapter was trained on another SAM architecture (${JSON.stringify(manifest.arch)}), not this one (${JSON.stringify(model.config)})`);
   }
@@ -78,20 +104,20 @@ export async function loadAdapterCheckpoint(model: SamModel, path: string): Prom
   }
   injectAdapter(model, parseAdapterConfig(manifest.adapter, `${path}.json`));
   const expected = trainedTensors(model);
-  const file = await openSafetensors(`${path}.safetensors`);
-  try {
-    const missing = [...expected.keys()].filter((k) => !file.entries.has(k));
-    const unexpected = [...file.entries.keys()].filter((k) => !expected.has(k));
-    const mismatched = [...expected].filter(([k, v]) => file.entries.has(k) && file.entries.get(k)!.shape.join() !== v.shape.join()).map(([k]) => k);
-    if (missing.length || unexpected.length || mismatched.length) {
-      throw new Error(`${path}.safetensors does not match its manifest: missing [${missing.join(', ')}], unexpected [${unexpected.join(', ')}], shape mismatch [${mismatched.join(', ')}]`);
-    }
-    for (const [key, variable] of expected) {
-      const values = await file.entries.get(key)!.read();
-      (variable as tf.Variable).assign(tf.tensor(values, variable.shape));
-    }
-  } finally {
-    await file.close();
+  const missing = [...expected.keys()].filter((k) => !checkpoint.tensors.has(k));
+  const unexpected = [...checkpoint.tensors.keys()].filter((k) => !expected.has(k));
+  const mismatched = [...expected].filter(([k, v]) => checkpoint.tensors.has(k) && checkpoint.tensors.get(k)!.shape.join() !== v.shape.join()).map(([k]) => k);
+  if (missing.length || unexpected.length || mismatched.length) {
+    throw new Error(`${path}.safetensors does not match its manifest: missing [${missing.join(', ')}], unexpected [${unexpected.join(', ')}], shape mismatch [${mismatched.join(', ')}]`);
+  }
+  for (const [key, variable] of expected) {
+    const saved = checkpoint.tensors.get(key)!;
+    (variable as tf.Variable).assign(tf.tensor(saved.data, [...saved.shape]));
   }
   return manifest;
+}
+
+/** Reads a saved adapter and applies it to a base model. */
+export async function loadAdapterCheckpoint(model: SamModel, path: string): Promise<AdapterManifest> {
+  return applyAdapterCheckpoint(model, await readAdapterCheckpoint(path));
 }
