@@ -3,6 +3,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
 import { Loss, MaskBatch, MaskLogits } from '../ports.ts';
+import { checkSameShape } from './elementwise.ts';
 
 export const SigmoidBce = defineNode({
   kind: 'losses/sigmoid-bce',
@@ -14,9 +15,7 @@ export const SigmoidBce = defineNode({
   worker: {
     create: () => ({
       forward: ({ logits, masks }) => {
-        if (logits.shape.join() !== masks.shape.join()) {
-          throw new Error(`logits [${logits.shape.join(', ')}] and masks [${masks.shape.join(', ')}] differ in shape`);
-        }
+        checkSameShape(logits, 'logits', masks, 'masks', 'sigmoid BCE');
         return { loss: tf.losses.sigmoidCrossEntropy(masks, logits) as tf.Scalar };
       },
     }),

@@ -11,6 +11,8 @@
  * const { pred, gt } = sodPrepare(img); // pred min-max normalised: [1, 0]; gt: [1, 0]
  * ```
  */
+import { checkTensorData, type TensorData } from '../../graph/port.ts';
+
 export type PixelArray = Float32Array | Float64Array | Uint8Array;
 
 export interface BinaryImage {
@@ -108,3 +110,27 @@ export function sodPrepare(img: BinaryImage): SodInput {
 
 /** Matlab/numpy `eps`: np.spacing(1), the gap above 1.0 in float64. */
 export const EPS = 2.220446049250313e-16;
+
+/** Splits NHW1 probabilities and masks into per-image float32 views (copies). */
+export function splitBinaryBatch(probs: TensorData, masks: TensorData): BinaryImage[] {
+  if (probs.shape.join() !== masks.shape.join()) {
+    throw new Error(`probs [${probs.shape.join(', ')}] and masks [${masks.shape.join(', ')}] differ in shape`);
+  }
+  if (probs.shape.length !== 4 || probs.shape[3] !== 1) {
+    throw new Error(`probs must be NHW1, got [${probs.shape.join(', ')}]`);
+  }
+  checkTensorData(probs, 'probs');
+  checkTensorData(masks, 'masks');
+  const [batch, height, width] = probs.shape as [number, number, number, number];
+  const per = height * width;
+  const images: BinaryImage[] = [];
+  for (let b = 0; b < batch; b++) {
+    images.push({
+      width,
+      height,
+      pred: Float32Array.from(probs.data.subarray(b * per, (b + 1) * per)),
+      gt: Float32Array.from(masks.data.subarray(b * per, (b + 1) * per)),
+    });
+  }
+  return images;
+}

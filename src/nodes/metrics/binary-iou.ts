@@ -6,9 +6,9 @@
  */
 import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
-import { checkTensorData, type TensorData } from '../../graph/port.ts';
+import type { TensorData } from '../../graph/port.ts';
 import { MaskBatch, MaskProbs } from '../ports.ts';
-import { above, checkBinaryImage, type BinaryImage } from './binary-image.ts';
+import { above, checkBinaryImage, splitBinaryBatch, type BinaryImage } from './binary-image.ts';
 
 /**
  * IoU of one image: P = prob > threshold, G = gt > 0.5 (8-bit values are read as v / 255);
@@ -33,20 +33,7 @@ export function iou(img: BinaryImage, threshold = 0.5): number {
 
 /** IoU of each image in a batch of NHW1 probabilities against NHW1 binary masks. */
 export function binaryIou(probs: TensorData, masks: TensorData, threshold = 0.5): number[] {
-  if (probs.shape.join() !== masks.shape.join()) {
-    throw new Error(`probs [${probs.shape.join(', ')}] and masks [${masks.shape.join(', ')}] differ in shape`);
-  }
-  checkTensorData(probs, 'probs');
-  checkTensorData(masks, 'masks');
-  const batch = probs.shape[0]!;
-  const per = probs.data.length / batch;
-  const scores: number[] = [];
-  for (let b = 0; b < batch; b++) {
-    const pred = Float32Array.from(probs.data.subarray(b * per, (b + 1) * per));
-    const gt = Float32Array.from(masks.data.subarray(b * per, (b + 1) * per));
-    scores.push(iou({ width: per, height: 1, pred, gt }, threshold));
-  }
-  return scores;
+  return splitBinaryBatch(probs, masks).map((image) => iou(image, threshold));
 }
 
 export const BinaryIou = defineNode({

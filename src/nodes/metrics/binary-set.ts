@@ -7,35 +7,10 @@
  */
 import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
-import { checkTensorData, type TensorData } from '../../graph/port.ts';
 import { MaskBatch, MaskProbs } from '../ports.ts';
-import type { BinaryImage } from './binary-image.ts';
+import { splitBinaryBatch } from './binary-image.ts';
 import { BINARY_METRICS, BinaryMeans, type BinaryMetricName, type BinaryScores } from './binary-metrics.ts';
 import { MetricPool } from './pool.ts';
-
-/** Splits NHW1 probabilities and masks into per-image float32 views (copies). */
-export function splitBinaryBatch(probs: TensorData, masks: TensorData): BinaryImage[] {
-  if (probs.shape.join() !== masks.shape.join()) {
-    throw new Error(`probs [${probs.shape.join(', ')}] and masks [${masks.shape.join(', ')}] differ in shape`);
-  }
-  if (probs.shape.length !== 4 || probs.shape[3] !== 1) {
-    throw new Error(`probs must be NHW1, got [${probs.shape.join(', ')}]`);
-  }
-  checkTensorData(probs, 'probs');
-  checkTensorData(masks, 'masks');
-  const [batch, height, width] = probs.shape as [number, number, number, number];
-  const per = height * width;
-  const images: BinaryImage[] = [];
-  for (let b = 0; b < batch; b++) {
-    images.push({
-      width,
-      height,
-      pred: Float32Array.from(probs.data.subarray(b * per, (b + 1) * per)),
-      gt: Float32Array.from(masks.data.subarray(b * per, (b + 1) * per)),
-    });
-  }
-  return images;
-}
 
 export interface PerImageScores extends BinaryScores {
   /** The item's index and the image's position in its batch. */
