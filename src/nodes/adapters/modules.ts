@@ -1,6 +1,6 @@
 /** Which modules of a SAM config a method touches, from the official parameter shapes alone. */
 import type { SamConfig } from '../sam/config.ts';
-import { officialShapes } from '../sam/params.ts';
+import { isLinearWeight, officialShapes } from '../sam/params.ts';
 import type { AdapterConfig } from './config.ts';
 
 export interface LinearModule {
@@ -11,8 +11,6 @@ export interface LinearModule {
   readonly block?: number;
 }
 
-const EMBEDDING = /(point_embeddings\.\d+|not_a_point_embed|no_mask_embed|iou_token|mask_tokens)\.weight$/;
-
 export function blockOf(name: string): number | undefined {
   const m = /^image_encoder\.blocks\.(\d+)\./.exec(name);
   return m ? Number(m[1]) : undefined;
@@ -22,7 +20,7 @@ export function blockOf(name: string): number | undefined {
 export function linearModules(c: SamConfig): LinearModule[] {
   const modules: LinearModule[] = [];
   for (const [key, shape] of officialShapes(c)) {
-    if (!key.endsWith('.weight') || shape.length !== 2 || EMBEDDING.test(key)) continue;
+    if (!isLinearWeight(key, shape.length)) continue;
     const name = key.slice(0, -'.weight'.length);
     const block = blockOf(name);
     modules.push({ name, outDim: shape[0]!, inDim: shape[1]!, ...(block !== undefined ? { block } : {}) });

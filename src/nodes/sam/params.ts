@@ -112,12 +112,17 @@ export function officialShapes(c: SamConfig): Map<string, number[]> {
 }
 
 const EMBEDDING = /(point_embeddings\.\d+|not_a_point_embed|no_mask_embed|iou_token|mask_tokens)\.weight$/;
+
+/** A linear layer's weight: rank 2 and not an embedding table. */
+export function isLinearWeight(key: string, rank: number): boolean {
+  return rank === 2 && key.endsWith('.weight') && !EMBEDDING.test(key);
+}
 const TRANSPOSED_CONV = /output_upscaling\.(0|3)\.weight$/;
 
 /** The permutation from PyTorch layout to ours for a key of a given rank (undefined: same layout). */
 function permutationOf(key: string, rank: number): number[] | undefined {
   if (rank === 4 && key.endsWith('.weight')) return TRANSPOSED_CONV.test(key) ? [0, 2, 3, 1] : [2, 3, 1, 0];
-  if (rank === 2 && key.endsWith('.weight') && !EMBEDDING.test(key)) return [1, 0];
+  if (isLinearWeight(key, rank)) return [1, 0];
   return undefined;
 }
 
