@@ -54,9 +54,6 @@ export function injectConvLora(model: SamModel, a: AdapterConfig): InjectedAdapt
       ...(losses.length ? { auxLoss: tf.addN(losses) as tf.Scalar } : {}),
       usage,
     }),
-    dispose: () => {
-      tf.dispose(losses);
-      for (const w of weights.values()) w.dispose();
-    },
+    dispose: () => tf.dispose([...losses, ...weights.values()]),
   };
 }

@@ -42,8 +42,6 @@ export function injectHoulsby(model: SamModel, a: AdapterConfig): InjectedAdapte
   return {
     method: 'adapter',
     weights,
-    dispose: () => {
-      for (const w of weights.values()) w.dispose();
-    },
+    dispose: () => tf.dispose([...weights.values()]),
   };
 }

@@ -46,8 +46,6 @@ export function injectLora(model: SamModel, a: AdapterConfig): InjectedAdapter {
       fold(-1);
       merged = false;
     },
-    dispose: () => {
-      for (const w of weights.values()) w.dispose();
-    },
+    dispose: () => tf.dispose([...weights.values()]),
   };
 }

@@ -59,8 +59,6 @@ export function injectSsf(model: SamModel, _a: AdapterConfig): InjectedAdapter {
       }
       merged = false;
     },
-    dispose: () => {
-      for (const w of weights.values()) w.dispose();
-    },
+    dispose: () => tf.dispose([...weights.values()]),
   };
 }

@@ -30,8 +30,6 @@ export function injectVpt(model: SamModel, a: AdapterConfig): InjectedAdapter {
   return {
     method: 'vpt',
     weights,
-    dispose: () => {
-      for (const w of weights.values()) w.dispose();
-    },
+    dispose: () => tf.dispose([...weights.values()]),
   };
 }
