@@ -11,6 +11,16 @@ import { bmm } from './ops.ts';
  * interpolated, if L ≠ 2·max(q, k) − 1) table row for the offset between query q and key k.
  */
 export function relativePositionMatrix(qSize: number, kSize: number, tableLength: number): Float32Array {
+  // Every block of every forward pass asks for the same few matrices: build each once.
+  const key = `${qSize}x${kSize}x${tableLength}`;
+  let m = matrices.get(key);
+  if (!m) matrices.set(key, (m = buildRelativePositionMatrix(qSize, kSize, tableLength)));
+  return m;
+}
+
+const matrices = new Map<string, Float32Array>();
+
+function buildRelativePositionMatrix(qSize: number, kSize: number, tableLength: number): Float32Array {
   const maxRel = 2 * Math.max(qSize, kSize) - 1;
   // Linear interpolation from tableLength rows to maxRel rows, align_corners = False.
   const interp = new Float32Array(maxRel * tableLength);
