@@ -1,14 +1,18 @@
 /**
  * Backend selection for the tensor worker: the fastest TensorFlow.js backend that loads.
  *
- * Order: tfjs-node-gpu (CUDA) -> tfjs-node (native CPU) -> wasm (SIMD, one thread in Node) ->
- * cpu (plain JS). The native packages are optional dependencies whose installers download
- * libtensorflow; where that failed they are simply absent, and we say so.
+ * Order: tfjs-node-gpu (CUDA) -> tfjs-node (libtensorflow CPU) -> native (the cpu backend with
+ * this repository's native kernels: OpenBLAS or blocked GEMM on every core) -> wasm (SIMD, one
+ * thread in Node) -> cpu (plain JS). The tfjs-node packages are optional dependencies whose
+ * installers download libtensorflow, and the native kernels are built by `npm ci`; where either
+ * failed it is absent, and we say why.
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerFastMatMulGradient } from './matmul-gradient.ts';
+import { loadAddon } from './native/addon.ts';
+import { NATIVE_BACKEND, registerNativeBackend } from './native/register.ts';
 
-export const BACKEND_ORDER = ['tfjs-node-gpu', 'tfjs-node', 'wasm', 'cpu'] as const;
+export const BACKEND_ORDER = ['tfjs-node-gpu', 'tfjs-node', 'native', 'wasm', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_ORDER)[number];
 
 export interface BackendAttempt {
@@ -19,7 +23,7 @@ export interface BackendAttempt {
 }
 
 export interface BackendReport {
-  /** The backend name tfjs reports ('tensorflow', 'wasm', 'cpu'). */
+  /** The backend name tfjs reports ('tensorflow', 'native', 'wasm', 'cpu'). */
   readonly active: string;
   readonly selected: BackendChoice;
   readonly attempts: readonly BackendAttempt[];
@@ -44,6 +48,15 @@ async function tryLoad(name: BackendChoice): Promise<BackendAttempt> {
         }
         if (!(await tf.setBackend('tensorflow'))) return { name, ok: false, detail: `${pkg} loaded but its 'tensorflow' backend did not initialise` };
         return { name, ok: true, detail: `${pkg} (libtensorflow${name === 'tfjs-node-gpu' ? ', CUDA' : ''})` };
+      }
+      case 'native': {
+        const load = loadAddon();
+        if (!load.ok) return { name, ok: false, detail: load.reason };
+        registerNativeBackend(load.addon);
+        if (!(await tf.setBackend(NATIVE_BACKEND))) return { name, ok: false, detail: 'the native backend did not initialise' };
+        registerFastMatMulGradient();
+        const info = load.addon.info();
+        return { name, ok: true, detail: `cpu backend + native kernels, GEMM: ${info.description}` };
       }
       case 'wasm': {
         const wasm = await import('@tensorflow/tfjs-backend-wasm');

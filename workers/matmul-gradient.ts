@@ -4,7 +4,10 @@
  * tfjs's own gradient of y = op(a)·op(b) calls matMul with transposeA/transposeB set, and wasm
  * runs any flagged (or batched) matMul on a generic loop at 0.6–2.3 GFLOP/s instead of XNNPACK's
  * 23–29 (../shared/specs/tfjs-on-this-machine.md). Transposing explicitly first keeps the
- * gradient matMuls on the fast path; the values are the same products.
+ * gradient matMuls on the fast path; the values are the same products. Once registered the
+ * gradient is global, so on other backends (whose GEMMs take transpose flags for free) it keeps
+ * the flags. On every backend it sums the gradient over broadcast batch dimensions, which tfjs's
+ * own gradient forgets.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -35,9 +38,17 @@ export function registerFastMatMulGradient(): void {
       const [a, b] = saved as [tf.Tensor, tf.Tensor];
       const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
       const g = dy as tf.Tensor;
-      const mm = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y);
       let da: () => tf.Tensor;
       let db: () => tf.Tensor;
+      if (tf.getBackend() !== 'wasm') {
+        const mm = tf.matMul;
+        if (!transposeA && !transposeB) [da, db] = [() => mm(g, b, false, true), () => mm(a, g, true, false)];
+        else if (!transposeA && transposeB) [da, db] = [() => mm(g, b), () => mm(g, a, true, false)];
+        else if (transposeA && !transposeB) [da, db] = [() => mm(b, g, false, true), () => mm(a, g)];
+        else [da, db] = [() => mm(b, g, true, true), () => mm(g, a, true, true)];
+        return { a: () => reduceTo(da(), a.shape), b: () => reduceTo(db(), b.shape) };
+      }
+      const mm = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x, y);
       if (!transposeA && !transposeB) {
         da = () => mm(g, swapLast(b));
         db = () => mm(swapLast(a), g);

@@ -20,9 +20,12 @@ const runAll = (graph: ReturnType<typeof affineGraph>, backend?: string) =>
   lastValueFrom(run(compile(graph), { executor: () => TensorWorker.start(backend ? { backend } : {}) }).pipe(toArray()));
 
 describe('tensor worker', () => {
-  it('reports which backends load and why the native ones do not', async () => {
+  it('reports which backends load, which GEMM the native kernels use, and why tfjs-node does not load', async () => {
     const report = await TensorWorker.probe();
     const byName = Object.fromEntries(report.attempts.map((a) => [a.name, a]));
+    // CI installs OpenBLAS (.ci/run), and npm ci builds the addon: the native kernels must be active.
+    expect(byName.native!.ok, byName.native!.detail).toBe(true);
+    expect(byName.native!.detail).toMatch(/^cpu backend \+ native kernels, GEMM: OpenBLAS cblas_sgemm/);
     expect(byName.wasm!.ok).toBe(true);
     expect(byName.cpu!.ok).toBe(true);
     if (!byName['tfjs-node-gpu']!.ok) expect(byName['tfjs-node-gpu']!.detail).toMatch(/@tensorflow\/tfjs-node-gpu (is not installed|is installed but failed)/);
@@ -30,10 +33,10 @@ describe('tensor worker', () => {
   });
 
   it('refuses an unknown backend name, naming where it came from', async () => {
-    await expect(TensorWorker.start({ backend: 'tpu' })).rejects.toThrow("--backend: unknown backend 'tpu' (expected one of: auto, tfjs-node-gpu, tfjs-node, wasm, cpu)");
+    await expect(TensorWorker.start({ backend: 'tpu' })).rejects.toThrow("--backend: unknown backend 'tpu' (expected one of: auto, tfjs-node-gpu, tfjs-node, native, wasm, cpu)");
   });
 
-  describe.each(['wasm', 'cpu'])('on the %s backend', (backend) => {
+  describe.each(['native', 'wasm', 'cpu'])('on the %s backend', (backend) => {
     it('computes per item and returns typed values to the main thread', async () => {
       const all = await runAll(affineGraph(6, { scale: 3 }), backend);
       expect(all[0]).toMatchObject({ type: 'started', backend });

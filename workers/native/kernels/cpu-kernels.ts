@@ -1,0 +1,47 @@
+/** What the native kernels borrow from the plain cpu backend: its data, and its kernels as fallbacks. */
+import * as tf from '@tensorflow/tfjs';
+import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** The typed array behind a tensor on a cpu-type backend (no copy). */
+export function float32Values(backend: MathBackendCPU, info: tf.TensorInfo, what: string): Float32Array {
+  const values = backend.data.get(info.dataId).values;
+  if (!(values instanceof Float32Array)) throw new Error(`native kernel: ${what} holds ${info.dtype}, not float32 values`);
+  return values;
+}
+
+/** Calls the plain cpu backend's kernel of that name (for what the native one does not cover). */
+export function cpuKernel(name: string, args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const config = tf.getKernel(name, 'cpu');
+  if (!config) throw new Error(`the cpu backend has no kernel '${name}'`);
+  return config.kernelFunc(args);
+}
+
+const ACTIVATIONS: Record<string, string> = { relu: 'Relu', relu6: 'Relu6', elu: 'Elu', prelu: 'Prelu', leakyrelu: 'LeakyRelu', sigmoid: 'Sigmoid' };
+
+/** The epilogue of the fused kernels: y + bias, then the activation, disposing what it replaces. */
+export function biasAndActivation(
+  backend: MathBackendCPU,
+  y: tf.TensorInfo,
+  bias: tf.TensorInfo | undefined,
+  activation: string | undefined,
+  preluWeights: tf.TensorInfo | undefined,
+  leakyreluAlpha: number | undefined,
+): tf.TensorInfo {
+  let current = y;
+  if (bias) {
+    const added = cpuKernel('Add', { inputs: { a: current, b: bias }, backend, attrs: {} }) as tf.TensorInfo;
+    backend.disposeIntermediateTensorInfo(current);
+    current = added;
+  }
+  if (activation && activation !== 'linear') {
+    const kernel = ACTIVATIONS[activation];
+    if (!kernel) throw new Error(`native kernel: activation '${activation}' is not implemented`);
+    const inputs = activation === 'prelu' ? { x: current, alpha: preluWeights! } : { x: current };
+    const activated = cpuKernel(kernel, { inputs, backend, attrs: activation === 'leakyrelu' ? { alpha: leakyreluAlpha ?? 0.2 } : {} }) as tf.TensorInfo;
+    backend.disposeIntermediateTensorInfo(current);
+    current = activated;
+  }
+  return current;
+}

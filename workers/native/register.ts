@@ -1,0 +1,35 @@
+/**
+ * The 'native' TensorFlow.js backend: the plain cpu backend (tensors are JS typed arrays), with
+ * its hot kernels replaced by the addon's. Every other kernel is the cpu one, so whatever runs
+ * on cpu runs here; gradients are registered per kernel name and need nothing new.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import type { NativeAddon } from './addon.ts';
+import { batchMatMulKernel, fusedMatMulKernel } from './kernels/batch-mat-mul.ts';
+import { convKernels } from './kernels/conv2d.ts';
+
+export const NATIVE_BACKEND = 'native';
+
+/** Names of the kernels the addon implements (the rest come from the cpu backend). */
+export function nativeKernels(addon: NativeAddon): Record<string, tf.KernelFunc> {
+  return {
+    BatchMatMul: batchMatMulKernel(addon),
+    _FusedMatMul: fusedMatMulKernel(addon),
+    ...convKernels(addon),
+  };
+}
+
+let registered = false;
+
+export function registerNativeBackend(addon: NativeAddon): void {
+  if (registered) return;
+  registered = true;
+  // Priority below every registered backend: it is chosen explicitly, never by tfjs's default.
+  tf.registerBackend(NATIVE_BACKEND, () => new MathBackendCPU(), -1);
+  const own = nativeKernels(addon);
+  for (const kernel of tf.getKernelsForBackend('cpu')) {
+    if (!(kernel.kernelName in own)) tf.registerKernel({ ...kernel, backendName: NATIVE_BACKEND });
+  }
+  for (const [kernelName, kernelFunc] of Object.entries(own)) tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });
+}
