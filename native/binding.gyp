@@ -9,7 +9,9 @@
         "src/gemm_blocked.cc",
         "src/gemm.cc",
         "src/conv2d.cc",
-        "src/depthwise.cc"
+        "src/depthwise.cc",
+        "src/elementwise.cc",
+        "src/fused.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

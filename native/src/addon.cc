@@ -7,6 +7,8 @@
 
 #include "conv2d.h"
 #include "depthwise.h"
+#include "elementwise.h"
+#include "fused.h"
 #include "gemm.h"
 #include "thread_pool.h"
 
@@ -130,12 +132,188 @@ Napi::Value Conv(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+std::vector<int64_t> ints(const Napi::CallbackInfo& info, std::size_t index, const char* name) {
+  if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(info.Env(), std::string(name) + ": expected an Int32Array");
+  auto a = info[index].As<Napi::Int32Array>();
+  return std::vector<int64_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+std::size_t product(const std::vector<int64_t>& shape) {
+  std::size_t n = 1;
+  for (auto d : shape) n *= std::size_t(d);
+  return n;
+}
+
+// The furthest element a strided view of `shape` reads, plus one (0 for an empty view).
+std::size_t extent(const std::vector<int64_t>& shape, const std::vector<int64_t>& strides) {
+  std::size_t last = 0;
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 0) return 0;
+    last += std::size_t(shape[d] - 1) * std::size_t(strides[d]);
+  }
+  return last + 1;
+}
+
+void check_shape(const Napi::CallbackInfo& info, const std::vector<int64_t>& shape, const char* name) {
+  for (auto d : shape)
+    if (d < 0) throw Napi::RangeError::New(info.Env(), std::string(name) + ": negative dimension");
+}
+
+// binary(op, shape, a, aStrides, b, bStrides, out)
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  const int op = integer(info, 0, "op");
+  if (op > int(samflow::BinaryOp::SquaredDifference)) throw Napi::RangeError::New(info.Env(), "op: unknown binary op");
+  const auto shape = ints(info, 1, "shape");
+  check_shape(info, shape, "shape");
+  const auto sa = ints(info, 3, "aStrides");
+  const auto sb = ints(info, 5, "bStrides");
+  if (sa.size() != shape.size() || sb.size() != shape.size()) throw Napi::RangeError::New(info.Env(), "strides: expected one per dimension");
+  for (std::size_t d = 0; d < shape.size(); ++d)
+    if (sa[d] < 0 || sb[d] < 0) throw Napi::RangeError::New(info.Env(), "strides: must not be negative");
+  auto a = floats(info, 2, "a");
+  auto b = floats(info, 4, "b");
+  auto out = floats(info, 6, "out", product(shape));
+  if (extent(shape, sa) > a.ElementLength()) throw Napi::RangeError::New(info.Env(), "a: the strides read past the end");
+  if (extent(shape, sb) > b.ElementLength()) throw Napi::RangeError::New(info.Env(), "b: the strides read past the end");
+  samflow::binary(samflow::BinaryOp(op), shape, a.Data(), sa, b.Data(), sb, out.Data());
+  return info.Env().Undefined();
+}
+
+// unary(op, x, out)
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  const int op = integer(info, 0, "op");
+  if (op > int(samflow::UnaryOp::Reciprocal)) throw Napi::RangeError::New(info.Env(), "op: unknown unary op");
+  auto x = floats(info, 1, "x");
+  auto out = floats(info, 2, "out", x.ElementLength());
+  samflow::unary(samflow::UnaryOp(op), x.Data(), out.Data(), x.ElementLength());
+  return info.Env().Undefined();
+}
+
+// softmax(x, out, rows, cols)
+Napi::Value Softmax(const Napi::CallbackInfo& info) {
+  const std::size_t rows = integer(info, 2, "rows"), cols = integer(info, 3, "cols");
+  auto x = floats(info, 0, "x", rows * cols);
+  auto out = floats(info, 1, "out", rows * cols);
+  samflow::softmax(x.Data(), out.Data(), rows, cols);
+  return info.Env().Undefined();
+}
+
+// reduce(op, x, out, outer, reduced, inner)
+Napi::Value Reduce(const Napi::CallbackInfo& info) {
+  const int op = integer(info, 0, "op");
+  if (op > int(samflow::ReduceOp::Min)) throw Napi::RangeError::New(info.Env(), "op: unknown reduction");
+  const std::size_t outer = integer(info, 3, "outer"), reduced = integer(info, 4, "reduced"), inner = integer(info, 5, "inner");
+  auto x = floats(info, 1, "x", outer * reduced * inner);
+  auto out = floats(info, 2, "out", outer * inner);
+  samflow::reduce(samflow::ReduceOp(op), x.Data(), out.Data(), outer, reduced, inner);
+  return info.Env().Undefined();
+}
+
+// transpose(x, out, shape, perm)
+Napi::Value Transpose(const Napi::CallbackInfo& info) {
+  const auto shape = ints(info, 2, "shape");
+  check_shape(info, shape, "shape");
+  const auto perm64 = ints(info, 3, "perm");
+  std::vector<int> perm(perm64.begin(), perm64.end());
+  std::vector<bool> seen(shape.size(), false);
+  if (perm.size() != shape.size()) throw Napi::RangeError::New(info.Env(), "perm: expected one entry per dimension");
+  for (int p : perm) {
+    if (p < 0 || p >= int(shape.size()) || seen[p]) throw Napi::RangeError::New(info.Env(), "perm: not a permutation");
+    seen[p] = true;
+  }
+  auto x = floats(info, 0, "x", product(shape));
+  auto out = floats(info, 1, "out", product(shape));
+  samflow::transpose(x.Data(), out.Data(), shape, perm);
+  return info.Env().Undefined();
+}
+
+// pad(x, out, shape, before, after, value)
+Napi::Value Pad(const Napi::CallbackInfo& info) {
+  const auto shape = ints(info, 2, "shape");
+  const auto before = ints(info, 3, "before");
+  const auto after = ints(info, 4, "after");
+  check_shape(info, shape, "shape");
+  if (shape.empty() || before.size() != shape.size() || after.size() != shape.size()) throw Napi::RangeError::New(info.Env(), "pad: expected one (before, after) pair per dimension");
+  std::vector<int64_t> out_shape(shape.size());
+  for (std::size_t d = 0; d < shape.size(); ++d) {
+    if (before[d] < 0 || after[d] < 0) throw Napi::RangeError::New(info.Env(), "pad: negative padding");
+    out_shape[d] = shape[d] + before[d] + after[d];
+  }
+  auto x = floats(info, 0, "x", product(shape));
+  auto out = floats(info, 1, "out", product(out_shape));
+  samflow::pad(x.Data(), out.Data(), shape, before, after, info[5].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
+// gelu(x, out) / geluGrad(x, dy, dx)
+Napi::Value Gelu(const Napi::CallbackInfo& info) {
+  auto x = floats(info, 0, "x");
+  auto out = floats(info, 1, "out", x.ElementLength());
+  samflow::gelu_forward(x.Data(), out.Data(), x.ElementLength());
+  return info.Env().Undefined();
+}
+
+Napi::Value GeluGrad(const Napi::CallbackInfo& info) {
+  auto x = floats(info, 0, "x");
+  auto dy = floats(info, 1, "dy", x.ElementLength());
+  auto dx = floats(info, 2, "dx", x.ElementLength());
+  samflow::gelu_backward(x.Data(), dy.Data(), dx.Data(), x.ElementLength());
+  return info.Env().Undefined();
+}
+
+// layerNorm(x, gamma, beta, out, rows, cols, eps)
+Napi::Value LayerNorm(const Napi::CallbackInfo& info) {
+  const std::size_t rows = integer(info, 4, "rows"), cols = integer(info, 5, "cols");
+  auto x = floats(info, 0, "x", rows * cols);
+  auto gamma = floats(info, 1, "gamma", cols);
+  auto beta = floats(info, 2, "beta", cols);
+  auto out = floats(info, 3, "out", rows * cols);
+  samflow::layer_norm_forward(x.Data(), gamma.Data(), beta.Data(), out.Data(), rows, cols, info[6].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
+// layerNormGrad(x, gamma, dy, dx, dgamma, dbeta, rows, cols, eps)
+Napi::Value LayerNormGrad(const Napi::CallbackInfo& info) {
+  const std::size_t rows = integer(info, 6, "rows"), cols = integer(info, 7, "cols");
+  auto x = floats(info, 0, "x", rows * cols);
+  auto gamma = floats(info, 1, "gamma", cols);
+  auto dy = floats(info, 2, "dy", rows * cols);
+  auto dx = floats(info, 3, "dx", rows * cols);
+  auto dgamma = floats(info, 4, "dgamma", cols);
+  auto dbeta = floats(info, 5, "dbeta", cols);
+  samflow::layer_norm_backward(x.Data(), gamma.Data(), dy.Data(), dx.Data(), dgamma.Data(), dbeta.Data(), rows, cols,
+                               info[8].As<Napi::Number>().FloatValue());
+  return info.Env().Undefined();
+}
+
+// softmaxGrad(y, dy, dx, rows, cols)
+Napi::Value SoftmaxGrad(const Napi::CallbackInfo& info) {
+  const std::size_t rows = integer(info, 3, "rows"), cols = integer(info, 4, "cols");
+  auto y = floats(info, 0, "y", rows * cols);
+  auto dy = floats(info, 1, "dy", rows * cols);
+  auto dx = floats(info, 2, "dx", rows * cols);
+  samflow::softmax_backward(y.Data(), dy.Data(), dx.Data(), rows, cols);
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setGemm", Napi::Function::New(env, SetGemm));
   exports.Set("batchMatMul", Napi::Function::New(env, BatchMatMul));
   exports.Set("conv2d", Napi::Function::New(env, Conv<false>));
   exports.Set("depthwiseConv2d", Napi::Function::New(env, Conv<true>));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("softmax", Napi::Function::New(env, Softmax));
+  exports.Set("reduce", Napi::Function::New(env, Reduce));
+  exports.Set("transpose", Napi::Function::New(env, Transpose));
+  exports.Set("pad", Napi::Function::New(env, Pad));
+  exports.Set("gelu", Napi::Function::New(env, Gelu));
+  exports.Set("geluGrad", Napi::Function::New(env, GeluGrad));
+  exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));
+  exports.Set("layerNormGrad", Napi::Function::New(env, LayerNormGrad));
+  exports.Set("softmaxGrad", Napi::Function::New(env, SoftmaxGrad));
   return exports;
 }
 

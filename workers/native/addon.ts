@@ -22,6 +22,19 @@ export interface NativeAddon {
   /** op 0: forward(x, filter) -> y; 1: backprop input(dy, filter) -> dx; 2: backprop filter(x, dy) -> dfilter. */
   conv2d(op: 0 | 1 | 2, geometry: Int32Array, first: Float32Array, second: Float32Array, out: Float32Array): void;
   depthwiseConv2d(op: 0 | 1 | 2, geometry: Int32Array, first: Float32Array, second: Float32Array, out: Float32Array): void;
+  /** out = a op b over `shape`, with per-dimension element strides (0 where an input broadcasts). */
+  binary(op: number, shape: Int32Array, a: Float32Array, aStrides: Int32Array, b: Float32Array, bStrides: Int32Array, out: Float32Array): void;
+  unary(op: number, x: Float32Array, out: Float32Array): void;
+  softmax(x: Float32Array, out: Float32Array, rows: number, cols: number): void;
+  /** x viewed as [outer, reduced, inner] -> out [outer, inner]. */
+  reduce(op: number, x: Float32Array, out: Float32Array, outer: number, reduced: number, inner: number): void;
+  transpose(x: Float32Array, out: Float32Array, shape: Int32Array, perm: Int32Array): void;
+  gelu(x: Float32Array, out: Float32Array): void;
+  geluGrad(x: Float32Array, dy: Float32Array, dx: Float32Array): void;
+  layerNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, rows: number, cols: number, epsilon: number): void;
+  layerNormGrad(x: Float32Array, gamma: Float32Array, dy: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number, epsilon: number): void;
+  softmaxGrad(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void;
+  pad(x: Float32Array, out: Float32Array, shape: Int32Array, before: Int32Array, after: Int32Array, value: number): void;
 }
 
 export type AddonLoad = { readonly ok: true; readonly addon: NativeAddon } | { readonly ok: false; readonly reason: string };

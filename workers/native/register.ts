@@ -1,13 +1,16 @@
 /**
- * The 'native' TensorFlow.js backend: the plain cpu backend (tensors are JS typed arrays), with
- * its hot kernels replaced by the addon's. Every other kernel is the cpu one, so whatever runs
+ * The 'native' TensorFlow.js backend: the plain cpu backend (tensors are JS typed arrays, output
+ * arrays pooled), with its hot kernels replaced by the addon's. Every other kernel is the cpu one, so whatever runs
  * on cpu runs here; gradients are registered per kernel name and need nothing new.
  */
 import * as tf from '@tensorflow/tfjs';
-import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from './addon.ts';
 import { batchMatMulKernel, fusedMatMulKernel } from './kernels/batch-mat-mul.ts';
 import { convKernels } from './kernels/conv2d.ts';
+import { elementwiseKernels } from './kernels/elementwise.ts';
+import { fusedKernels } from './kernels/fused.ts';
+import { NativeBackend } from './native-backend.ts';
+import { registerFusedGradients } from '../../src/nodes/tensor/fused.ts';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -17,6 +20,8 @@ export function nativeKernels(addon: NativeAddon): Record<string, tf.KernelFunc>
     BatchMatMul: batchMatMulKernel(addon),
     _FusedMatMul: fusedMatMulKernel(addon),
     ...convKernels(addon),
+    ...elementwiseKernels(addon),
+    ...fusedKernels(addon),
   };
 }
 
@@ -26,10 +31,11 @@ export function registerNativeBackend(addon: NativeAddon): void {
   if (registered) return;
   registered = true;
   // Priority below every registered backend: it is chosen explicitly, never by tfjs's default.
-  tf.registerBackend(NATIVE_BACKEND, () => new MathBackendCPU(), -1);
+  tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), -1);
   const own = nativeKernels(addon);
   for (const kernel of tf.getKernelsForBackend('cpu')) {
     if (!(kernel.kernelName in own)) tf.registerKernel({ ...kernel, backendName: NATIVE_BACKEND });
   }
   for (const [kernelName, kernelFunc] of Object.entries(own)) tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });
+  registerFusedGradients();
 }

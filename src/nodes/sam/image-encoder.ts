@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gridSize, type SamConfig } from './config.ts';
-import { attend, conv1x1, gelu, layerNorm, linear, param, patchConv } from './ops.ts';
+import { gelu } from '../tensor/fused.ts';
+import { attend, conv1x1, layerNorm, linear, param, patchConv } from './ops.ts';
 import type { SamParams } from './params.ts';
 import { relativePositionBias } from './relative-position.ts';
 import { windowPartition, windowUnpartition } from './windows.ts';
@@ -23,10 +24,10 @@ export function encoderAttention(x: tf.Tensor4D, params: SamParams, name: string
   const hd = c / heads;
   const tokens = h * w;
   const qkv = linear(x, params, `${name}.qkv`).reshape([b, tokens, 3, heads, hd]).transpose([2, 0, 3, 1, 4]).reshape([3, b * heads, tokens, hd]);
-  const part = (i: number) => tf.slice(qkv, [i, 0, 0, 0], [1, b * heads, tokens, hd]).reshape([b * heads, tokens, hd]) as tf.Tensor3D;
-  const q = part(0);
-  let k = part(1);
-  let v = part(2);
+  // split, not three slices: each slice's gradient would pad back to the whole qkv tensor.
+  const [q, kPart, vPart] = tf.split(qkv, 3, 0).map((t) => t.reshape([b * heads, tokens, hd]) as tf.Tensor3D) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+  let k = kPart;
+  let v = vPart;
   const tableH = param(params, `${name}.rel_pos_h`);
   const tableW = param(params, `${name}.rel_pos_w`);
   // Prompt tokens (VPT) join every window as extra keys and values, with no positional bias.
@@ -47,14 +48,12 @@ export function encoderAttention(x: tf.Tensor4D, params: SamParams, name: string
   if (tokens <= CHUNKED_ATTENTION_TOKENS) {
     out = headsOut(q, k, v);
   } else {
-    const slices = Array.from({ length: b * heads }, (_, i) =>
-      tf.tidy(() => {
-        const pick = (t: tf.Tensor3D) => tf.slice(t, [i, 0, 0], [1, t.shape[1], hd]);
-        return headsOut(pick(q), pick(k), pick(v));
-      }),
-    );
+    // Split, not one slice per head: a slice's gradient pads back to the full [B·heads, T, hd]
+    // tensor, so per-head slices cost heads² work in backward; split's gradient is one concat.
+    const [qs, ks, vs] = [q, k, v].map((t) => tf.split(t, b * heads, 0) as tf.Tensor3D[]) as [tf.Tensor3D[], tf.Tensor3D[], tf.Tensor3D[]];
+    const slices = qs.map((qi, i) => tf.tidy(() => headsOut(qi, ks[i]!, vs[i]!)));
     out = tf.concat(slices, 0);
-    tf.dispose(slices);
+    tf.dispose([...slices, ...qs, ...ks, ...vs]);
   }
   const merged = out.reshape([b, heads, h, w, hd]).transpose([0, 2, 3, 1, 4]).reshape([b, h, w, c]);
   return linear(merged, params, `${name}.proj`) as tf.Tensor4D;

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gridSize, type SamConfig } from './config.ts';
-import { bmm, convTranspose2x2, gelu, layerNorm, mlp, param } from './ops.ts';
+import { gelu } from '../tensor/fused.ts';
+import { bmm, convTranspose2x2, layerNorm, mlp, param } from './ops.ts';
 import type { SamParams } from './params.ts';
 import { twoWayTransformer } from './transformer.ts';
 

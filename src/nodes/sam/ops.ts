@@ -5,6 +5,7 @@
  * transposed convolutions are exact reshapes around a matMul, so no conv filter gradient is needed.
  */
 import * as tf from '@tensorflow/tfjs';
+import { layerNorm as fusedLayerNorm } from '../tensor/fused.ts';
 import type { SamParams } from './params.ts';
 
 export function param(params: SamParams, key: string): tf.Tensor {
@@ -37,15 +38,8 @@ function applyHooks(
 
 /** LayerNorm over the last axis (NHWC LayerNorm2d is the same thing). */
 export function layerNorm(x: tf.Tensor, params: SamParams, name: string, eps: number): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  const normed = tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps)));
-  const out = tf.add(tf.mul(normed, param(params, `${name}.weight`)), param(params, `${name}.bias`));
+  const out = fusedLayerNorm(x, param(params, `${name}.weight`), param(params, `${name}.bias`), eps);
   return applyHooks(params.hooks?.norm, name, x, out);
-}
-
-/** Exact GELU, 0.5·x·(1 + erf(x/√2)), as torch.nn.GELU() (not the tanh approximation). */
-export function gelu(x: tf.Tensor): tf.Tensor {
-  return tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1));
 }
 
 /** SAM's MLP: linear layers with ReLU between them (mask_decoder.MLP). */

@@ -5,7 +5,8 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gridSize, type SamConfig } from './config.ts';
-import { conv1x1, gelu, layerNorm, param, patchConv } from './ops.ts';
+import { gelu } from '../tensor/fused.ts';
+import { conv1x1, layerNorm, param, patchConv } from './ops.ts';
 import type { SamParams } from './params.ts';
 
 export interface SamPrompts {

@@ -40,8 +40,9 @@ function expectClose(actual: { shape: number[]; data: Float32Array }[], expected
     let worst = 0;
     let scale = 1;
     for (let j = 0; j < a.data.length; j++) {
+      if (Object.is(a.data[j], e.data[j]) || (Number.isNaN(a.data[j]!) && Number.isNaN(e.data[j]!))) continue;
       worst = Math.max(worst, Math.abs(a.data[j]! - e.data[j]!));
-      scale = Math.max(scale, Math.abs(e.data[j]!));
+      if (Number.isFinite(e.data[j]!)) scale = Math.max(scale, Math.abs(e.data[j]!));
     }
     expect(worst / scale, `${what} output ${i}: max relative error`).toBeLessThan(tolerance);
   }
@@ -262,13 +263,159 @@ describe('native convolution backprops with dilation (tfjs has no gradient to co
   });
 });
 
+describe('native elementwise kernels', () => {
+  const shapes = (r: ReturnType<typeof rng>) => {
+    // Right-aligned broadcasting: b drops leading dims and sets some of the rest to 1.
+    const rank = r.int(1, 5);
+    const a = Array.from({ length: rank }, () => r.int(1, 6));
+    const b = a.slice(r.int(0, rank - 1)).map((d) => (r.int(0, 2) === 0 ? 1 : d));
+    return r.int(0, 1) === 0 ? [a, b] : [b, a];
+  };
+
+  it('broadcasting binary ops match the cpu kernels, values and gradients', async () => {
+    const r = rng(51);
+    const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
+      ['add', tf.add], ['sub', tf.sub], ['mul', tf.mul], ['div', tf.div],
+      ['maximum', tf.maximum], ['minimum', tf.minimum], ['squaredDifference', tf.squaredDifference],
+    ];
+    for (let c = 0; c < 28; c++) {
+      const [name, op] = ops[c % ops.length]!;
+      const [aShape, bShape] = shapes(r);
+      // Keep divisors away from 0 so both backends see the same finite values.
+      const b = name === 'div' ? r.floats(size(bShape!)).map((v) => (v < 0 ? v - 0.5 : v + 0.5)) : r.floats(size(bShape!));
+      const inputs = [{ data: r.floats(size(aShape!)), shape: aShape! }, { data: b, shape: bShape! }];
+      const what = `${name} [${aShape}] [${bShape}]`;
+      await compare(what, inputs, (x, y) => op(x!, y!));
+      const outShape = tf.backend_util.assertAndGetBroadcastShape(aShape!, bShape!);
+      // tfjs's Maximum/Minimum/SquaredDifference gradients do not sum over broadcast dimensions (on any backend).
+      if (['maximum', 'minimum', 'squaredDifference'].includes(name) && aShape!.join() !== bShape!.join()) continue;
+      await compare(`${what} gradients`, inputs, withGrads((x, y) => op(x!, y!), outShape, c));
+    }
+  });
+
+  it('unary maths, softmax, reductions, transposes and padding match the cpu kernels', async () => {
+    const r = rng(52);
+    const x = { data: r.floats(3 * 4 * 5 * 6), shape: [3, 4, 5, 6] };
+    const positive = { data: x.data.map((v) => Math.abs(v) + 0.1), shape: x.shape };
+    for (const [name, op] of [['exp', tf.exp], ['neg', tf.neg], ['square', tf.square], ['erf', tf.erf], ['tanh', tf.tanh], ['sigmoid', tf.sigmoid], ['relu', tf.relu], ['abs', tf.abs]] as const) {
+      await compare(name, [x], (t) => op(t!));
+      await compare(`${name} gradient`, [x], withGrads((t) => op(t!), x.shape, 1));
+    }
+    for (const [name, op] of [['log', tf.log], ['sqrt', tf.sqrt], ['rsqrt', tf.rsqrt], ['reciprocal', tf.reciprocal]] as const) {
+      await compare(name, [positive], (t) => op(t!));
+    }
+    await compare('softmax', [x], (t) => tf.softmax(t!));
+    await compare('softmax gradient', [x], withGrads((t) => tf.softmax(t!), x.shape, 2));
+    for (const axes of [null, 0, 3, [1, 2], [0, 2], [0, 1, 3], [-1]] as const) {
+      for (const keepDims of [false, true]) {
+        const what = `axes ${JSON.stringify(axes)} keepDims ${keepDims}`;
+        await compare(`sum ${what}`, [x], (t) => tf.sum(t!, axes as never, keepDims));
+        await compare(`mean ${what}`, [x], (t) => tf.mean(t!, axes as never, keepDims));
+        await compare(`max ${what}`, [x], (t) => tf.max(t!, axes as never, keepDims));
+        await compare(`min ${what}`, [x], (t) => tf.min(t!, axes as never, keepDims));
+      }
+    }
+    for (const perm of [[0, 1, 2, 3], [3, 2, 1, 0], [0, 2, 1, 3], [1, 0, 3, 2], [2, 3, 0, 1], [0, 1, 3, 2]]) {
+      await compare(`transpose ${perm}`, [x], (t) => tf.transpose(t!, perm));
+    }
+    const wide = { data: r.floats(2 * 70 * 45), shape: [2, 70, 45] };
+    await compare('transpose (tiled) 0 2 1', [wide], (t) => tf.transpose(t!, [0, 2, 1]));
+    await compare('transpose (tiled) 2 1 0', [wide], (t) => tf.transpose(t!, [2, 1, 0]));
+    await compare('pad', [x], (t) => tf.pad(t!, [[1, 0], [0, 2], [3, 1], [0, 0]], 0.5));
+    await compare('pad gradient', [x], withGrads((t) => tf.pad(t!, [[1, 0], [0, 2], [3, 1], [0, 0]]), [4, 6, 9, 6], 3));
+  });
+
+  it('keeps NaN and infinity where the cpu kernels do', async () => {
+    const special = { data: Float32Array.of(NaN, 1, -Infinity, 2, Infinity, -3), shape: [2, 3] };
+    await compare('max with NaN', [special], (t) => tf.max(t!, 1));
+    await compare('relu with NaN', [special], (t) => tf.relu(t!));
+    await compare('maximum with NaN', [special, special], (a, b) => tf.maximum(a!, tf.reverse(b!)));
+  });
+});
+
+describe('native fused layers', () => {
+  it('GELU and LayerNorm equal the composite ops on the cpu backend, values and gradients', async () => {
+    const { gelu, layerNorm } = await import('../../../src/nodes/tensor/fused.ts');
+    const r = rng(61);
+    const x = { data: r.floats(2 * 5 * 7 * 24).map((v) => v * 4), shape: [2, 5, 7, 24] };
+    const gamma = { data: r.floats(24), shape: [24] };
+    const beta = { data: r.floats(24), shape: [24] };
+    await compare('gelu', [x], (t) => gelu(t!));
+    await compare('gelu gradient', [x], withGrads((t) => gelu(t!), x.shape, 4));
+    await compare('layerNorm', [x, gamma, beta], (t, g, b) => layerNorm(t!, g!, b!, 1e-6));
+    await compare('layerNorm gradients', [x, gamma, beta], withGrads((t, g, b) => layerNorm(t!, g!, b!, 1e-6), x.shape, 5));
+  });
+
+  it('uses the fused kernels on the native backend and not on cpu', async () => {
+    const { gelu, FUSED_KERNELS } = await import('../../../src/nodes/tensor/fused.ts');
+    const kernelsRun = async (backend: string) => {
+      await tf.setBackend(backend);
+      const profile = await tf.profile(() => tf.tidy(() => gelu(tf.ones([4]))));
+      return profile.kernelNames;
+    };
+    expect(await kernelsRun(NATIVE_BACKEND)).toEqual([FUSED_KERNELS.gelu]);
+    expect(await kernelsRun('cpu')).not.toContain(FUSED_KERNELS.gelu);
+  });
+});
+
+describe('native output pool', () => {
+  it('reuses an output array only once no tensor or view can see it', async () => {
+    await tf.setBackend(NATIVE_BACKEND);
+    const a = tf.tensor([1, 2, 3, 4, 5, 6]);
+    const y = tf.mul(a, 2); // a native output, from the pool
+    const view = tf.slice(y, [2], [3]); // cpu Slice: a subarray of y's array
+    const split = tf.split(y, 2); // cpu SplitV: views too
+    y.dispose();
+    // y's array is still seen by the views: new outputs of the same size must not reuse it.
+    const others = Array.from({ length: 4 }, () => tf.add(a, 100));
+    expect(Array.from(view.dataSync())).toEqual([6, 8, 10]);
+    expect(split.map((t) => Array.from(t.dataSync()))).toEqual([[2, 4, 6], [8, 10, 12]]);
+    tf.dispose([view, ...split, ...others]);
+    // All views gone, and the reads above took their arrays out of the pool for good: a fresh output is still right.
+    const z = tf.mul(a, 3);
+    expect(Array.from(z.dataSync())).toEqual([3, 6, 9, 12, 15, 18]);
+    const read = tf.add(a, 1);
+    const values = read.dataSync(); // escapes: must never be overwritten by a later kernel
+    read.dispose();
+    const later = tf.tidy(() => [tf.add(a, 7), tf.add(a, 8), tf.add(a, 9)].map((t) => t.dataSync()));
+    expect(Array.from(values)).toEqual([2, 3, 4, 5, 6, 7]);
+    expect(later.map((v) => v[0])).toEqual([8, 9, 10]);
+    tf.dispose([a, z]);
+  });
+
+  it('gives the same training losses with pooling as the cpu backend gives', async () => {
+    const r = rng(71);
+    const data = { w: r.floats(16 * 8), x: r.floats(32 * 16), t: r.floats(32 * 8) };
+    const losses = async (backend: string) => {
+      await tf.setBackend(backend);
+      const w = tf.variable(tf.tensor(data.w, [16, 8]));
+      const x = tf.tensor(data.x, [32, 16]);
+      const t = tf.tensor(data.t, [32, 8]);
+      const optimizer = tf.train.sgd(0.1);
+      const out: number[] = [];
+      for (let i = 0; i < 15; i++) {
+        const loss = optimizer.minimize(() => tf.mean(tf.squaredDifference(tf.softmax(tf.matMul(x, w)), t)) as tf.Scalar, true)!;
+        out.push(loss.dataSync()[0]!);
+        loss.dispose();
+      }
+      tf.dispose([w, x, t]);
+      optimizer.dispose();
+      return out;
+    };
+    const expected = await losses('cpu');
+    const actual = await losses(NATIVE_BACKEND);
+    for (const [i, v] of actual.entries()) expect(v).toBeCloseTo(expected[i]!, 5);
+    expect(actual.at(-1)!).toBeLessThan(actual[0]!);
+  });
+});
+
 describe('native kernels and memory', () => {
   it('keep the tensor count flat over repeated training steps', async () => {
     await tf.setBackend(NATIVE_BACKEND);
     const r = rng(2);
-    const w = tf.variable(tf.tensor(r.floats(3 * 3 * 2 * 4), [3, 3, 2, 4]));
+    const w = tf.variable(tf.tensor4d(r.floats(3 * 3 * 2 * 4), [3, 3, 2, 4]));
     const v = tf.variable(tf.tensor(r.floats(4 * 3), [4, 3]));
-    const x = tf.tensor(r.floats(2 * 8 * 8 * 2), [2, 8, 8, 2]);
+    const x = tf.tensor4d(r.floats(2 * 8 * 8 * 2), [2, 8, 8, 2]);
     const optimizer = tf.train.adam(0.01);
     const step = () => optimizer.minimize(() => tf.mean(tf.square(tf.matMul(tf.conv2d(x, w, 1, 'same').reshape([-1, 4]), v))) as tf.Scalar, false);
     step();

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from '../addon.ts';
-import { biasAndActivation, cpuKernel, float32Values } from './cpu-kernels.ts';
+import { biasAndActivation, cpuKernel, float32Values, outputArray } from './cpu-kernels.ts';
 
 interface MatMulAttrs {
   transposeA: boolean;
@@ -64,7 +64,7 @@ export function nativeBatchMatMul(addon: NativeAddon, a: tf.TensorInfo, b: tf.Te
   const bBatch = b.shape.slice(0, -2);
   const outBatch = tf.backend_util.assertAndGetBroadcastShape(aBatch, bBatch);
   const offsets = batchOffsets(aBatch, bBatch, outBatch, m * kA, kB * n);
-  const out = new Float32Array(offsets.a.length * m * n);
+  const out = outputArray(backend, offsets.a.length * m * n);
   addon.batchMatMul(float32Values(backend, a, 'matMul input a'), offsets.a, float32Values(backend, b, 'matMul input b'), offsets.b, out, m, n, kA, transposeA, transposeB);
   return backend.makeTensorInfo([...outBatch, m, n], 'float32', out);
 }

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from '../addon.ts';
-import { biasAndActivation, cpuKernel, float32Values } from './cpu-kernels.ts';
+import { biasAndActivation, cpuKernel, float32Values, outputArray } from './cpu-kernels.ts';
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 
@@ -54,7 +54,7 @@ function convInfo(xShape: number[], filterShape: number[], attrs: ConvAttrs, dep
 const size = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
 
 function run(addon: NativeAddon, depthwise: boolean, op: Op, info: ConvInfo, first: Float32Array, second: Float32Array, outShape: number[], backend: MathBackendCPU): tf.TensorInfo {
-  const out = new Float32Array(size(outShape));
+  const out = outputArray(backend, size(outShape));
   (depthwise ? addon.depthwiseConv2d : addon.conv2d)(op, geometry(info), first, second, out);
   return backend.makeTensorInfo(outShape, 'float32', out);
 }

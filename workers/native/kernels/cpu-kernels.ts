@@ -1,14 +1,25 @@
 /** What the native kernels borrow from the plain cpu backend: its data, and its kernels as fallbacks. */
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { NativeBackend } from '../native-backend.ts';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
-/** The typed array behind a tensor on a cpu-type backend (no copy). */
+/**
+ * The Float32Array behind a float32 tensor on a cpu-type backend (no copy). The cpu backend
+ * sometimes keeps another typed array under a float32 tensor (a bool cast to float32 keeps its
+ * Uint8Array); those are converted.
+ */
 export function float32Values(backend: MathBackendCPU, info: tf.TensorInfo, what: string): Float32Array {
   const values = backend.data.get(info.dataId).values;
-  if (!(values instanceof Float32Array)) throw new Error(`native kernel: ${what} holds ${info.dtype}, not float32 values`);
-  return values;
+  if (values instanceof Float32Array) return values;
+  if (ArrayBuffer.isView(values)) return Float32Array.from(values as unknown as ArrayLike<number>);
+  throw new Error(`native kernel: ${what} holds no numeric values (dtype ${info.dtype})`);
+}
+
+/** An output array for a native kernel: pooled on the native backend, contents stale (overwrite all). */
+export function outputArray(backend: MathBackendCPU, n: number): Float32Array {
+  return backend instanceof NativeBackend ? backend.output(n) : new Float32Array(n);
 }
 
 /** Calls the plain cpu backend's kernel of that name (for what the native one does not cover). */

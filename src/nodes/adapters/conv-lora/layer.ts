@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { mixSeed, mulberry32 } from '../../random.ts';
-import { gelu } from '../../sam/ops.ts';
+import { gelu } from '../../tensor/fused.ts';
 import { resizeBicubic } from './bicubic.ts';
 import { type ConvLoraConfig, convLoraScaling } from './config.ts';
 import { conv3x3 } from './conv3x3.ts';

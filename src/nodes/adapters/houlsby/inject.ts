@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { hooksOf, type InjectedAdapter, type SamModel } from '../../sam/model.ts';
-import { gelu } from '../../sam/ops.ts';
+import { gelu } from '../../tensor/fused.ts';
 import type { AdapterConfig } from '../config.ts';
 
 export function houlsbyTargets(depth: number, layers?: readonly number[]): string[] {

@@ -1,0 +1,129 @@
+#include "fused.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "thread_pool.h"
+
+namespace samflow {
+namespace {
+
+constexpr std::size_t kGrain = 1 << 14;
+
+std::size_t row_grain(std::size_t cols) { return std::max<std::size_t>(1, kGrain / std::max<std::size_t>(1, cols)); }
+
+// Mean and 1/sqrt(var + eps) of one row, accumulated in double (rows of thousands of floats).
+inline void moments(const float* x, std::size_t cols, float eps, float& mean, float& rstd) {
+  double sum = 0, sq = 0;
+  for (std::size_t c = 0; c < cols; ++c) sum += x[c];
+  const double m = sum / double(cols);
+  for (std::size_t c = 0; c < cols; ++c) {
+    const double d = x[c] - m;
+    sq += d * d;
+  }
+  mean = float(m);
+  rstd = float(1.0 / std::sqrt(sq / double(cols) + eps));
+}
+
+}  // namespace
+
+void gelu_forward(const float* x, float* y, std::size_t n) {
+  parallel_for(n, kGrain, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) y[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * float(M_SQRT1_2)));
+  });
+}
+
+void gelu_backward(const float* x, const float* dy, float* dx, std::size_t n) {
+  const float inv_sqrt_2pi = float(0.5 * M_2_SQRTPI * M_SQRT1_2);  // 1 / sqrt(2 pi)
+  parallel_for(n, kGrain, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i < end; ++i) {
+      const float v = x[i];
+      const float cdf = 0.5f * (1.f + std::erf(v * float(M_SQRT1_2)));
+      dx[i] = dy[i] * (cdf + v * inv_sqrt_2pi * std::exp(-0.5f * v * v));
+    }
+  });
+}
+
+void layer_norm_forward(const float* x, const float* gamma, const float* beta, float* y, std::size_t rows, std::size_t cols, float eps) {
+  parallel_for(rows, row_grain(cols), [&](std::size_t begin, std::size_t end) {
+    for (std::size_t r = begin; r < end; ++r) {
+      const float* in = x + r * cols;
+      float* out = y + r * cols;
+      float mean, rstd;
+      moments(in, cols, eps, mean, rstd);
+      for (std::size_t c = 0; c < cols; ++c) out[c] = (in[c] - mean) * rstd * gamma[c] + beta[c];
+    }
+  });
+}
+
+void layer_norm_backward(const float* x, const float* gamma, const float* dy, float* dx, float* dgamma, float* dbeta,
+                         std::size_t rows, std::size_t cols, float eps) {
+  // dx row by row: with g = dy * gamma and xhat = (x - mean) * rstd,
+  // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)).
+  parallel_for(rows, row_grain(cols), [&](std::size_t begin, std::size_t end) {
+    for (std::size_t r = begin; r < end; ++r) {
+      const float* in = x + r * cols;
+      const float* grad = dy + r * cols;
+      float* out = dx + r * cols;
+      float mean, rstd;
+      moments(in, cols, eps, mean, rstd);
+      double sum_g = 0, sum_gx = 0;
+      for (std::size_t c = 0; c < cols; ++c) {
+        const float g = grad[c] * gamma[c];
+        sum_g += g;
+        sum_gx += double(g) * ((in[c] - mean) * rstd);
+      }
+      const float mg = float(sum_g / double(cols)), mgx = float(sum_gx / double(cols));
+      for (std::size_t c = 0; c < cols; ++c) {
+        const float xhat = (in[c] - mean) * rstd;
+        out[c] = rstd * (grad[c] * gamma[c] - mg - xhat * mgx);
+      }
+    }
+  });
+  // dgamma = sum over rows of dy * xhat, dbeta = sum of dy: per-thread partial sums, then added.
+  const int threads = thread_count();
+  std::vector<double> partial(std::size_t(threads) * 2 * cols, 0.0);
+  std::vector<int> used(threads, 0);
+  const std::size_t chunk = (rows + threads - 1) / std::max(1, threads);
+  parallel_for(threads, 1, [&](std::size_t t0, std::size_t t1) {
+    for (std::size_t t = t0; t < t1; ++t) {
+      double* pg = partial.data() + t * 2 * cols;
+      double* pb = pg + cols;
+      for (std::size_t r = t * chunk; r < std::min(rows, (t + 1) * chunk); ++r) {
+        const float* in = x + r * cols;
+        const float* grad = dy + r * cols;
+        float mean, rstd;
+        moments(in, cols, eps, mean, rstd);
+        for (std::size_t c = 0; c < cols; ++c) {
+          pg[c] += double(grad[c]) * ((in[c] - mean) * rstd);
+          pb[c] += grad[c];
+        }
+      }
+    }
+  });
+  for (std::size_t c = 0; c < cols; ++c) {
+    double g = 0, b = 0;
+    for (int t = 0; t < threads; ++t) {
+      g += partial[std::size_t(t) * 2 * cols + c];
+      b += partial[std::size_t(t) * 2 * cols + cols + c];
+    }
+    dgamma[c] = float(g);
+    dbeta[c] = float(b);
+  }
+}
+
+void softmax_backward(const float* y, const float* dy, float* dx, std::size_t rows, std::size_t cols) {
+  parallel_for(rows, row_grain(cols), [&](std::size_t begin, std::size_t end) {
+    for (std::size_t r = begin; r < end; ++r) {
+      const float* yr = y + r * cols;
+      const float* gr = dy + r * cols;
+      float* out = dx + r * cols;
+      float dot = 0.f;
+      for (std::size_t c = 0; c < cols; ++c) dot += gr[c] * yr[c];
+      for (std::size_t c = 0; c < cols; ++c) out[c] = yr[c] * (gr[c] - dot);
+    }
+  });
+}
+
+}  // namespace samflow

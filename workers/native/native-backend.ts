@@ -1,0 +1,41 @@
+/**
+ * The cpu backend with pooled output arrays for the native kernels (see buffer-pool.ts): every
+ * path by which a tensor gets or loses an array (write, move, dispose, read) is counted.
+ */
+import type * as tf from '@tensorflow/tfjs';
+import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
+import { BufferPool } from './buffer-pool.ts';
+
+type DataId = object;
+type Values = Parameters<MathBackendCPU['write']>[0];
+
+export class NativeBackend extends MathBackendCPU {
+  readonly pool = new BufferPool(2 ** 31);
+
+  /** An output array for a native kernel (contents stale: the kernel writes all of it). */
+  output(n: number): Float32Array {
+    return this.pool.take(n);
+  }
+
+  override write(values: Values, shape: number[], dtype: tf.DataType): DataId {
+    this.pool.retain(values);
+    return super.write(values, shape, dtype);
+  }
+
+  override move(dataId: DataId, values: Values, shape: number[], dtype: tf.DataType, refCount: number): void {
+    this.pool.retain(values);
+    super.move(dataId, values, shape, dtype, refCount);
+  }
+
+  override disposeData(dataId: DataId, force = false): boolean {
+    const values = this.data.has(dataId) ? this.data.get(dataId).values : undefined;
+    const released = super.disposeData(dataId, force);
+    if (values !== undefined && !this.data.has(dataId)) this.pool.release(values);
+    return released;
+  }
+
+  override readSync(dataId: DataId): tf.backend_util.BackendValues {
+    if (this.data.has(dataId)) this.pool.escape(this.data.get(dataId).values);
+    return super.readSync(dataId);
+  }
+}
