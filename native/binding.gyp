@@ -17,7 +17,7 @@
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti"],
-      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-ffp-contract=fast"],
+      "cflags_cc": ["-std=c++17", "-O3", "-fexceptions", "-ffp-contract=fast", "-fno-trapping-math", "-fno-math-errno"],
       "libraries": ["-ldl", "-lpthread"]
     }
   ]

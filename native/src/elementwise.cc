@@ -5,7 +5,9 @@
 #include <cstring>
 #include <limits>
 
+#include "cpu_features.h"
 #include "thread_pool.h"
+#include "vector_math.h"
 
 namespace samflow {
 namespace {
@@ -87,25 +89,40 @@ void binary_impl(const std::vector<int64_t>& shape, const float* a, const std::v
 
 template <UnaryOp Op>
 inline float apply_unary(float x) {
-  if constexpr (Op == UnaryOp::Exp) return std::exp(x);
+  if constexpr (Op == UnaryOp::Exp) return exp_approx(x);
   if constexpr (Op == UnaryOp::Log) return std::log(x);
   if constexpr (Op == UnaryOp::Neg) return -x;
   if constexpr (Op == UnaryOp::Square) return x * x;
   if constexpr (Op == UnaryOp::Sqrt) return std::sqrt(x);
   if constexpr (Op == UnaryOp::Rsqrt) return 1.f / std::sqrt(x);
-  if constexpr (Op == UnaryOp::Erf) return std::erf(x);
+  if constexpr (Op == UnaryOp::Erf) return erf_approx(x);
   if constexpr (Op == UnaryOp::Tanh) return std::tanh(x);
-  if constexpr (Op == UnaryOp::Sigmoid) return 1.f / (1.f + std::exp(-x));
+  if constexpr (Op == UnaryOp::Sigmoid) return 1.f / (1.f + exp_approx(-x));
   if constexpr (Op == UnaryOp::Relu) return x < 0.f ? 0.f : x;  // NaN stays NaN, as in tfjs
   if constexpr (Op == UnaryOp::Abs) return std::fabs(x);
   if constexpr (Op == UnaryOp::Reciprocal) return 1.f / x;
 }
 
+// Compiled for AVX2 and the baseline, picked by CPU feature (see cpu_features.h).
+template <UnaryOp Op>
+__attribute__((target("avx2,fma"))) void unary_span_avx2(const float* __restrict x, float* __restrict out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = apply_unary<Op>(x[i]);
+}
+
+template <UnaryOp Op>
+void unary_span_baseline(const float* __restrict x, float* __restrict out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = apply_unary<Op>(x[i]);
+}
+
+template <UnaryOp Op>
+void unary_span(const float* x, float* out, std::size_t n) {
+  if (has_avx2_fma()) unary_span_avx2<Op>(x, out, n);
+  else unary_span_baseline<Op>(x, out, n);
+}
+
 template <UnaryOp Op>
 void unary_impl(const float* x, float* out, std::size_t n) {
-  parallel_for(n, kGrain, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) out[i] = apply_unary<Op>(x[i]);
-  });
+  parallel_for(n, kGrain, [&](std::size_t begin, std::size_t end) { unary_span<Op>(x + begin, out + begin, end - begin); });
 }
 
 template <ReduceOp Op>
@@ -189,19 +206,25 @@ void unary(UnaryOp op, const float* x, float* out, std::size_t n) {
   }
 }
 
+namespace {
+
+SAMFLOW_DISPATCHED(softmax_rows, (const float* __restrict x, float* __restrict out, std::size_t begin, std::size_t end, std::size_t cols),
+                   (x, out, begin, end, cols), {
+  for (std::size_t r = begin; r < end; ++r) {
+    const float* in = x + r * cols;
+    float* o = out + r * cols;
+    const float m = max8(in, cols);
+    for (std::size_t c = 0; c < cols; ++c) o[c] = exp_approx(in[c] - m);
+    const float inv = 1.f / sum8(o, cols);
+    for (std::size_t c = 0; c < cols; ++c) o[c] *= inv;
+  }
+})
+
+}  // namespace
+
 void softmax(const float* x, float* out, std::size_t rows, std::size_t cols) {
-  parallel_for(rows, std::max<std::size_t>(1, kGrain / std::max<std::size_t>(1, cols)), [&](std::size_t begin, std::size_t end) {
-    for (std::size_t r = begin; r < end; ++r) {
-      const float* in = x + r * cols;
-      float* o = out + r * cols;
-      float m = -std::numeric_limits<float>::infinity();
-      for (std::size_t c = 0; c < cols; ++c) m = std::max(m, in[c]);
-      float sum = 0.f;
-      for (std::size_t c = 0; c < cols; ++c) sum += (o[c] = std::exp(in[c] - m));
-      const float inv = 1.f / sum;
-      for (std::size_t c = 0; c < cols; ++c) o[c] *= inv;
-    }
-  });
+  parallel_for(rows, std::max<std::size_t>(1, kGrain / std::max<std::size_t>(1, cols)),
+               [&](std::size_t begin, std::size_t end) { softmax_rows(x, out, begin, end, cols); });
 }
 
 void reduce(ReduceOp op, const float* x, float* out, std::size_t outer, std::size_t reduced, std::size_t inner) {

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <vector>
 
+#include "cpu_features.h"
 #include "thread_pool.h"
+#include "vector_math.h"
 
 namespace samflow {
 namespace {
@@ -26,23 +28,40 @@ inline void moments(const float* x, std::size_t cols, float eps, float& mean, fl
   rstd = float(1.0 / std::sqrt(sq / double(cols) + eps));
 }
 
+SAMFLOW_DISPATCHED(gelu_span, (const float* __restrict x, float* __restrict y, std::size_t n), (x, y, n), {
+  for (std::size_t i = 0; i < n; ++i) y[i] = 0.5f * x[i] * (1.f + erf_approx(x[i] * float(M_SQRT1_2)));
+})
+
+SAMFLOW_DISPATCHED(gelu_grad_span, (const float* __restrict x, const float* __restrict dy, float* __restrict dx, std::size_t n),
+                   (x, dy, dx, n), {
+  const float inv_sqrt_2pi = float(0.5 * M_2_SQRTPI * M_SQRT1_2);  // 1 / sqrt(2 pi)
+  for (std::size_t i = 0; i < n; ++i) {
+    const float v = x[i];
+    const float cdf = 0.5f * (1.f + erf_approx(v * float(M_SQRT1_2)));
+    dx[i] = dy[i] * (cdf + v * inv_sqrt_2pi * exp_approx(-0.5f * v * v));
+  }
+})
+
+SAMFLOW_DISPATCHED(softmax_grad_rows, (const float* __restrict y, const float* __restrict dy, float* __restrict dx, std::size_t begin,
+                                       std::size_t end, std::size_t cols),
+                   (y, dy, dx, begin, end, cols), {
+  for (std::size_t r = begin; r < end; ++r) {
+    const float* yr = y + r * cols;
+    const float* gr = dy + r * cols;
+    float* out = dx + r * cols;
+    const float dot = dot8(gr, yr, cols);
+    for (std::size_t c = 0; c < cols; ++c) out[c] = yr[c] * (gr[c] - dot);
+  }
+})
+
 }  // namespace
 
 void gelu_forward(const float* x, float* y, std::size_t n) {
-  parallel_for(n, kGrain, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) y[i] = 0.5f * x[i] * (1.f + std::erf(x[i] * float(M_SQRT1_2)));
-  });
+  parallel_for(n, kGrain, [&](std::size_t begin, std::size_t end) { gelu_span(x + begin, y + begin, end - begin); });
 }
 
 void gelu_backward(const float* x, const float* dy, float* dx, std::size_t n) {
-  const float inv_sqrt_2pi = float(0.5 * M_2_SQRTPI * M_SQRT1_2);  // 1 / sqrt(2 pi)
-  parallel_for(n, kGrain, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t i = begin; i < end; ++i) {
-      const float v = x[i];
-      const float cdf = 0.5f * (1.f + std::erf(v * float(M_SQRT1_2)));
-      dx[i] = dy[i] * (cdf + v * inv_sqrt_2pi * std::exp(-0.5f * v * v));
-    }
-  });
+  parallel_for(n, kGrain, [&](std::size_t begin, std::size_t end) { gelu_grad_span(x + begin, dy + begin, dx + begin, end - begin); });
 }
 
 void layer_norm_forward(const float* x, const float* gamma, const float* beta, float* y, std::size_t rows, std::size_t cols, float eps) {
@@ -114,16 +133,7 @@ void layer_norm_backward(const float* x, const float* gamma, const float* dy, fl
 }
 
 void softmax_backward(const float* y, const float* dy, float* dx, std::size_t rows, std::size_t cols) {
-  parallel_for(rows, row_grain(cols), [&](std::size_t begin, std::size_t end) {
-    for (std::size_t r = begin; r < end; ++r) {
-      const float* yr = y + r * cols;
-      const float* gr = dy + r * cols;
-      float* out = dx + r * cols;
-      float dot = 0.f;
-      for (std::size_t c = 0; c < cols; ++c) dot += gr[c] * yr[c];
-      for (std::size_t c = 0; c < cols; ++c) out[c] = yr[c] * (gr[c] - dot);
-    }
-  });
+  parallel_for(rows, row_grain(cols), [&](std::size_t begin, std::size_t end) { softmax_grad_rows(y, dy, dx, begin, end, cols); });
 }
 
 }  // namespace samflow

@@ -13,7 +13,7 @@ describe('samflow CLI', () => {
     const dir = tmp();
     const small = ['--set', 'size=16', '--set', 'train=16', '--set', 'val=8', '--epochs', '1'];
     expect(await samflow('run', 'toy-segmentation', ...small, '--out', dir)).toBe(0);
-    expect(output.out).toMatch(/running 'toy-segmentation' on (wasm|cpu|tfjs-node)/);
+    expect(output.out).toMatch(/running 'toy-segmentation' on (native|wasm|cpu|tfjs-node)/);
     expect(output.out).toMatch(/epoch 1: train (grad_norm \d+\.\d{4}, )?loss \d\.\d{4}, iou \d\.\d{4} \| val loss \d\.\d{4}, iou \d\.\d{4}/);
     expect(output.out).toMatch(/done: 24 items in/);
     const events = readFileSync(join(dir, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });

@@ -2,6 +2,7 @@
  * The cpu backend with pooled output arrays for the native kernels (see buffer-pool.ts): every
  * path by which a tensor gets or loses an array (write, move, dispose, read) is counted.
  */
+import os from 'node:os';
 import type * as tf from '@tensorflow/tfjs';
 import { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import { BufferPool } from './buffer-pool.ts';
@@ -9,8 +10,18 @@ import { BufferPool } from './buffer-pool.ts';
 type DataId = object;
 type Values = Parameters<MathBackendCPU['write']>[0];
 
+/**
+ * Freed outputs kept for reuse: a quarter of the machine's memory, at most 8 GiB, or
+ * SAMFLOW_POOL_BYTES. A 4096-token global block keeps ~3 GiB of 64 MB attention maps per step.
+ */
+export function poolBytes(env = process.env): number {
+  const configured = Number(env.SAMFLOW_POOL_BYTES);
+  if (env.SAMFLOW_POOL_BYTES !== undefined && Number.isFinite(configured) && configured >= 0) return configured;
+  return Math.min(os.totalmem() / 4, 8 * 2 ** 30);
+}
+
 export class NativeBackend extends MathBackendCPU {
-  readonly pool = new BufferPool(2 ** 31);
+  readonly pool = new BufferPool(poolBytes());
 
   /** An output array for a native kernel (contents stale: the kernel writes all of it). */
   output(n: number): Float32Array {
