@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { registerFastMatMulGradient } from './matmul-gradient.ts';
 import { loadAddon } from './native/addon.ts';
+import { checkThreadsSetting, poolBytes } from './native/native-backend.ts';
 import { NATIVE_BACKEND, registerNativeBackend } from './native/register.ts';
 
 export const BACKEND_ORDER = ['tfjs-node-gpu', 'tfjs-node', 'native', 'wasm', 'cpu'] as const;
@@ -50,6 +51,8 @@ async function tryLoad(name: BackendChoice): Promise<BackendAttempt> {
         return { name, ok: true, detail: `${pkg} (libtensorflow${name === 'tfjs-node-gpu' ? ', CUDA' : ''})` };
       }
       case 'native': {
+        poolBytes();
+        checkThreadsSetting();
         const load = loadAddon();
         if (!load.ok) return { name, ok: false, detail: load.reason };
         registerNativeBackend(load.addon);

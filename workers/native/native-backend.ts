@@ -14,10 +14,18 @@ type Values = Parameters<MathBackendCPU['write']>[0];
  * Freed outputs kept for reuse: a quarter of the machine's memory, at most 8 GiB, or
  * SAMFLOW_POOL_BYTES. A 4096-token global block keeps ~3 GiB of 64 MB attention maps per step.
  */
-export function poolBytes(env = process.env): number {
-  const configured = Number(env.SAMFLOW_POOL_BYTES);
-  if (env.SAMFLOW_POOL_BYTES !== undefined && Number.isFinite(configured) && configured >= 0) return configured;
-  return Math.min(os.totalmem() / 4, 8 * 2 ** 30);
+export function poolBytes(env: NodeJS.ProcessEnv = process.env): number {
+  const value = env.SAMFLOW_POOL_BYTES;
+  if (value === undefined || value === '') return Math.min(os.totalmem() / 4, 8 * 2 ** 30);
+  const bytes = Number(value);
+  if (!Number.isFinite(bytes) || bytes < 0) throw new Error(`SAMFLOW_POOL_BYTES: expected a number of bytes >= 0, got '${value}'`);
+  return bytes;
+}
+
+/** SAMFLOW_THREADS, read by the addon when it starts its threads: a positive integer, if set. */
+export function checkThreadsSetting(env: NodeJS.ProcessEnv = process.env): void {
+  const value = env.SAMFLOW_THREADS;
+  if (value !== undefined && value !== '' && !/^[1-9][0-9]*$/.test(value)) throw new Error(`SAMFLOW_THREADS: expected a positive whole number of threads, got '${value}'`);
 }
 
 export class NativeBackend extends MathBackendCPU {

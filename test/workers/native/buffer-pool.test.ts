@@ -1,0 +1,68 @@
+/** The output pool's bookkeeping, without any kernel: views, reads and the size cap. */
+import { describe, expect, it } from 'vitest';
+import { BufferPool } from '../../../workers/native/buffer-pool.ts';
+import { checkThreadsSetting, poolBytes } from '../../../workers/native/native-backend.ts';
+
+describe('BufferPool', () => {
+  it('hands a buffer back out only after every tensor holding it or a view of it is released', () => {
+    const pool = new BufferPool(1 << 20);
+    const a = pool.take(16);
+    pool.retain(a); // the output tensor
+    const view = a.subarray(4, 8);
+    pool.retain(view); // a Slice tensor sharing the buffer
+    pool.release(a);
+    expect(pool.take(16)).not.toBe(a);
+    pool.release(view);
+    expect(pool.pooledBytes).toBe(64);
+    const again = pool.take(16);
+    expect(again.buffer).toBe(a.buffer);
+    expect(pool.pooledBytes).toBe(0);
+  });
+
+  it('never reuses a buffer that was read out, and keeps no more than its cap', () => {
+    const pool = new BufferPool(100);
+    const read = pool.take(16);
+    pool.retain(read);
+    pool.escape(read);
+    pool.release(read);
+    expect(pool.pooledBytes).toBe(0);
+    const big = pool.take(32); // 128 bytes: over the cap, so dropped when released
+    pool.retain(big);
+    pool.release(big);
+    expect(pool.pooledBytes).toBe(0);
+    const small = pool.take(8);
+    pool.retain(small);
+    pool.release(small);
+    expect(pool.pooledBytes).toBe(32);
+  });
+
+  it('ignores arrays it did not make', () => {
+    const pool = new BufferPool(1 << 20);
+    const foreign = new Float32Array(16);
+    pool.retain(foreign);
+    pool.release(foreign);
+    expect(pool.pooledBytes).toBe(0);
+    expect(pool.take(16)).not.toBe(foreign);
+  });
+
+  it('sizes itself from SAMFLOW_POOL_BYTES or the machine, and refuses a setting that is not a size', () => {
+    expect(poolBytes({ SAMFLOW_POOL_BYTES: '0' })).toBe(0);
+    expect(poolBytes({ SAMFLOW_POOL_BYTES: '1048576' })).toBe(1048576);
+    const auto = poolBytes({});
+    expect(auto).toBeGreaterThan(0);
+    expect(auto).toBeLessThanOrEqual(8 * 2 ** 30);
+    expect(() => poolBytes({ SAMFLOW_POOL_BYTES: 'lots' })).toThrow("SAMFLOW_POOL_BYTES: expected a number of bytes >= 0, got 'lots'");
+    expect(() => checkThreadsSetting({ SAMFLOW_THREADS: '2.5' })).toThrow("SAMFLOW_THREADS: expected a positive whole number of threads, got '2.5'");
+    expect(() => checkThreadsSetting({ SAMFLOW_THREADS: '3' })).not.toThrow();
+  });
+
+  it('makes a named native backend fail loudly on a bad setting', async () => {
+    const { selectBackend } = await import('../../../workers/backend.ts');
+    process.env.SAMFLOW_POOL_BYTES = '-1';
+    try {
+      await expect(selectBackend('native')).rejects.toThrow("backend 'native' could not be loaded (native: SAMFLOW_POOL_BYTES: expected a number of bytes >= 0, got '-1')");
+    } finally {
+      delete process.env.SAMFLOW_POOL_BYTES;
+    }
+  });
+});
