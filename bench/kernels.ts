@@ -12,6 +12,7 @@
  *
  *   npm run bench:kernels
  *   npm run bench:kernels -- --quick      # fewer runs, skips the slowest plain-cpu cases
+ *   npm run bench:kernels -- --only gemm  # or --only blocks
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
@@ -52,7 +53,11 @@ async function runJob(job: Job): Promise<number> {
     const { m, k, n, transposeB } = job.gemm;
     const a = tf.randomNormal([m, k], 0, 1, 'float32', 1);
     const b = tf.randomNormal(transposeB ? [n, k] : [k, n], 0, 1, 'float32', 2);
-    const ms = timeRuns(job.runs, () => tf.tidy(() => void tf.matMul(a, b, false, transposeB).dataSync()));
+    // Kernels on cpu, native and wasm are synchronous: no read-back inside the timed loop (a read
+    // takes the output out of the native pool, so each run would fault in a fresh array).
+    const ms = timeRuns(job.runs, () => tf.tidy(() => void tf.matMul(a, b, false, transposeB)));
+    const check = tf.tidy(() => tf.matMul(a, b, false, transposeB).sum().dataSync()[0]!);
+    if (!Number.isFinite(check)) throw new Error('the product is not finite');
     tf.dispose([a, b]);
     return ms;
   }
@@ -90,56 +95,48 @@ function runTorch(blocks: BlockShape[], runs: number): TorchReport | string {
   return JSON.parse(child.stdout) as TorchReport;
 }
 
-async function main(): Promise<void> {
-  const quick = process.argv.includes('--quick');
-  const runs = quick ? 1 : 3;
-  const load = loadAddon();
-  console.log('samflow kernel benchmark');
-  console.log(`  node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores`);
-  console.log(`  native: ${load.ok ? load.addon.info().description : load.reason}\n`);
+const GEMMS: Gemm[] = [
+  { m: 4096, k: 768, n: 768, transposeB: false },
+  { m: 4096, k: 768, n: 3072, transposeB: false },
+  { m: 4096, k: 768, n: 768, transposeB: true },
+];
+const BLOCKS: BlockShape[] = [
+  { grid: 32, dim: 256 },
+  { grid: 32, dim: 768 },
+  { grid: 64, dim: 768 },
+];
 
-  const gemms: Gemm[] = [
-    { m: 4096, k: 768, n: 768, transposeB: false },
-    { m: 4096, k: 768, n: 3072, transposeB: false },
-    { m: 4096, k: 768, n: 768, transposeB: true },
-  ];
-  const blocks: BlockShape[] = [
-    { grid: 32, dim: 256 },
-    { grid: 32, dim: 768 },
-    { grid: 64, dim: 768 },
-  ];
+const cell = (r: Result | undefined, value: (ms: number) => string) => (!r ? 'skipped' : r.ok ? value(r.ms) : `failed: ${r.error}`);
+const gflops = (g: Gemm, ms: number) => (2 * g.m * g.k * g.n) / ms / 1e6;
 
-  process.stdout.write('PyTorch reference ... ');
-  const torch = runTorch(blocks, runs);
-  console.log(typeof torch === 'string' ? torch : `torch ${torch.torch}, ${torch.threads} threads`);
-
-  const gflops = (g: Gemm, ms: number) => (2 * g.m * g.k * g.n) / ms / 1e6;
-  const cell = (r: Result | undefined, value: (ms: number) => string) => (!r ? 'skipped' : r.ok ? value(r.ms) : `failed: ${r.error}`);
-
+function reportGemm(torch: TorchReport | undefined, runs: number, quick: boolean): void {
   console.log('\nGEMM, GFLOP/s (median of runs)');
   console.log(`  ${'shape'.padEnd(26)} ${'native'.padStart(8)} ${'blocked'.padStart(8)} ${'wasm'.padStart(8)} ${'cpu'.padStart(8)} ${'torch'.padStart(8)}  native/torch`);
-  for (const g of gemms) {
-    const native = spawnJob({ kind: 'gemm', backend: 'native', gemm: g, runs: runs + 2 });
-    const blocked = spawnJob({ kind: 'gemm', backend: 'native', blocked: true, gemm: g, runs: runs + 2 });
+  for (const g of GEMMS) {
+    const native = spawnJob({ kind: 'gemm', backend: 'native', gemm: g, runs: 4 * runs + 1 });
+    const blocked = spawnJob({ kind: 'gemm', backend: 'native', blocked: true, gemm: g, runs: 4 * runs + 1 });
     const wasm = spawnJob({ kind: 'gemm', backend: 'wasm', gemm: g, runs });
     // Plain cpu runs at ~1 GFLOP/s: one product of the smallest shape says enough.
     const cpu = !quick && g.n === 768 && !g.transposeB ? spawnJob({ kind: 'gemm', backend: 'cpu', gemm: g, runs: 1 }) : undefined;
-    const t = typeof torch === 'string' ? undefined : torch.gemm.find((x) => x.m === g.m && x.k === g.k && x.n === g.n);
+    const t = torch?.gemm.find((x) => x.m === g.m && x.k === g.k && x.n === g.n);
     const torchMs = t ? (g.transposeB ? t.ms_transposed_b : t.ms) : undefined;
     const f = (ms: number) => gflops(g, ms).toFixed(1);
     const ratio = native.ok && torchMs ? `${((gflops(g, native.ms) / gflops(g, torchMs)) * 100).toFixed(0)} %` : '-';
     const name = `${g.m}x${g.k} · ${g.transposeB ? `(${g.n}x${g.k})ᵀ` : `${g.k}x${g.n}`}`;
     console.log(`  ${name.padEnd(26)} ${cell(native, f).padStart(8)} ${cell(blocked, f).padStart(8)} ${cell(wasm, f).padStart(8)} ${cell(cpu, f).padStart(8)} ${(torchMs ? f(torchMs) : '-').padStart(8)}  ${ratio}`);
   }
+}
 
+function reportBlocks(torch: TorchReport | undefined, runs: number, quick: boolean): void {
   console.log('\nViT block (global attention, LoRA r=4 on qkv), ms (median of runs), peak RSS of the process');
   console.log(`  ${'tokens x dim, pass'.padEnd(28)} ${'native'.padStart(16)} ${'wasm'.padStart(16)} ${'cpu'.padStart(10)} ${'torch'.padStart(8)}  native/torch`);
-  for (const block of blocks) {
-    const t = typeof torch === 'string' ? undefined : torch.blocks.find((x) => x.grid === block.grid && x.dim === block.dim);
+  for (const block of BLOCKS) {
+    const t = torch?.blocks.find((x) => x.grid === block.grid && x.dim === block.dim);
     for (const train of [false, true]) {
-      const native = spawnJob({ kind: 'block', backend: 'native', block, runs, train });
+      // The small block takes a fifth of a second: more runs steady its median.
+      const native = spawnJob({ kind: 'block', backend: 'native', block, runs: block.dim === 256 ? 3 * runs : runs, train });
       const wasm = spawnJob({ kind: 'block', backend: 'wasm', block, runs: Math.max(1, runs - 1), train });
-      // Plain cpu: 5-11 s for the smallest block, minutes for the others.
+      // Plain cpu: 5-60 s for the smallest block, far longer for the others.
       const cpu = !quick && block.dim === 256 ? spawnJob({ kind: 'block', backend: 'cpu', block, runs: 1, train }) : undefined;
       const torchMs = t ? (train ? t.train_ms : t.forward_ms) : undefined;
       const withRss = (r: Result) => (ms: number) => `${ms.toFixed(0)} (${(r.peakRssMiB / 1024).toFixed(1)}G)`;
@@ -150,6 +147,25 @@ async function main(): Promise<void> {
       );
     }
   }
+}
+
+async function main(): Promise<void> {
+  const quick = process.argv.includes('--quick');
+  const onlyAt = process.argv.indexOf('--only');
+  const only = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+  if (only !== undefined && only !== 'gemm' && only !== 'blocks') throw new Error(`--only: expected 'gemm' or 'blocks', got '${only}'`);
+  const runs = quick ? 1 : 3;
+  const load = loadAddon();
+  console.log('samflow kernel benchmark');
+  console.log(`  node ${process.version}, ${os.cpus()[0]?.model ?? 'cpu'}, ${os.cpus().length} cores`);
+  console.log(`  native: ${load.ok ? load.addon.info().description : load.reason}\n`);
+
+  process.stdout.write('PyTorch reference ... ');
+  const torch = runTorch(only === 'gemm' ? [] : BLOCKS, runs);
+  console.log(typeof torch === 'string' ? torch : `torch ${torch.torch}, ${torch.threads} threads`);
+  const reference = typeof torch === 'string' ? undefined : torch;
+  if (only !== 'blocks') reportGemm(reference, runs, quick);
+  if (only !== 'gemm') reportBlocks(reference, runs, quick);
   if (typeof torch === 'string') console.log(`\n${torch}`);
 }
 

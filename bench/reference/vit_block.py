@@ -91,8 +91,8 @@ def main():
         a = torch.randn(m, k)
         b = torch.randn(k, n)
         bt = b.t().contiguous()
-        plain = median_ms(lambda: a @ b, 5)
-        transposed = median_ms(lambda: a @ bt.t(), 5)
+        plain = median_ms(lambda: a @ b, 13)
+        transposed = median_ms(lambda: a @ bt.t(), 13)
         out['gemm'].append({'m': m, 'k': k, 'n': n, 'ms': plain, 'ms_transposed_b': transposed})
 
     for spec in filter(None, args.blocks.split(',')):

@@ -2,15 +2,7 @@
  * Float64 reference implementations of the losses, written from their definitions with plain
  * loops (no tfjs), and a central-difference gradient, for the loss tests.
  */
-import * as tf from '@tensorflow/tfjs';
-import '@tensorflow/tfjs-backend-wasm';
-
-export const BACKENDS = ['cpu', 'wasm'] as const;
-
-export async function useBackend(name: string): Promise<void> {
-  if (!(await tf.setBackend(name))) throw new Error(`backend ${name} did not initialise`);
-  await tf.ready();
-}
+export { BACKENDS, useBackend } from '../../fixtures/tensors.ts';
 
 export const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 /** −[y log σ(x) + (1 − y) log(1 − σ(x))], directly from the definition. */

@@ -1,8 +1,9 @@
 /**
- * A 3×3 convolution, stride 1, zero padding 1 (NHWC, filter [3, 3, in, out]), written as
- * im2col: nine shifted slices of the padded input concatenated over channels, then one rank-2
- * matMul. The wasm backend has no conv filter gradient (Conv2DBackpropFilter); this form only
- * needs slice, pad, concat and matMul gradients, which every backend has.
+ * A 3×3 convolution, stride 1, zero padding 1 (NHWC, filter [3, 3, in, out]). Where the backend
+ * has a conv filter gradient (native, cpu, tfjs-node) it is tf.conv2d. The wasm backend has no
+ * Conv2DBackpropFilter, so there it is written as im2col: nine shifted slices of the padded input
+ * concatenated over channels, then one rank-2 matMul, which needs only slice, pad, concat and
+ * matMul gradients.
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -11,6 +12,12 @@ export function conv3x3(x: tf.Tensor4D, filter: tf.Tensor, bias?: tf.Tensor): tf
   const [kh, kw, inC, outC] = filter.shape as [number, number, number, number];
   if (kh !== 3 || kw !== 3 || inC !== c) {
     throw new Error(`conv3x3: filter [${filter.shape.join(', ')}] does not fit a 3x3 convolution over ${c} channels`);
+  }
+  if (tf.getKernel('Conv2DBackpropFilter', tf.getBackend())) {
+    return tf.tidy(() => {
+      const y = tf.conv2d(x, filter as tf.Tensor4D, 1, 'same');
+      return (bias ? tf.add(y, bias) : y) as tf.Tensor4D;
+    });
   }
   return tf.tidy(() => {
     const padded = tf.pad(x, [
