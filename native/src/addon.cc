@@ -228,6 +228,21 @@ Napi::Value Transpose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// slice(x, out, shape, begin, size)
+Napi::Value Slice(const Napi::CallbackInfo& info) {
+  const auto shape = ints(info, 2, "shape");
+  const auto begin = ints(info, 3, "begin");
+  const auto size = ints(info, 4, "size");
+  check_shape(info, shape, "shape");
+  if (shape.empty() || begin.size() != shape.size() || size.size() != shape.size()) throw Napi::RangeError::New(info.Env(), "slice: expected one begin and size per dimension");
+  for (std::size_t d = 0; d < shape.size(); ++d)
+    if (begin[d] < 0 || size[d] < 0 || begin[d] + size[d] > shape[d]) throw Napi::RangeError::New(info.Env(), "slice: the region is outside the input");
+  auto x = floats(info, 0, "x", product(shape));
+  auto out = floats(info, 1, "out", product(size));
+  samflow::slice(x.Data(), out.Data(), shape, begin, size);
+  return info.Env().Undefined();
+}
+
 // pad(x, out, shape, before, after, value)
 Napi::Value Pad(const Napi::CallbackInfo& info) {
   const auto shape = ints(info, 2, "shape");
@@ -309,6 +324,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("reduce", Napi::Function::New(env, Reduce));
   exports.Set("transpose", Napi::Function::New(env, Transpose));
   exports.Set("pad", Napi::Function::New(env, Pad));
+  exports.Set("slice", Napi::Function::New(env, Slice));
   exports.Set("gelu", Napi::Function::New(env, Gelu));
   exports.Set("geluGrad", Napi::Function::New(env, GeluGrad));
   exports.Set("layerNorm", Napi::Function::New(env, LayerNorm));

@@ -300,6 +300,28 @@ void transpose(const float* x, float* out, const std::vector<int64_t>& shape, co
   });
 }
 
+void slice(const float* x, float* out, const std::vector<int64_t>& shape, const std::vector<int64_t>& begin,
+           const std::vector<int64_t>& size) {
+  const int rank = int(shape.size());
+  std::vector<int64_t> in_strides(rank, 1);
+  for (int d = rank - 2; d >= 0; --d) in_strides[d] = in_strides[d + 1] * shape[d + 1];
+  int64_t total = 1;
+  for (auto d : size) total *= d;
+  if (total == 0) return;
+  const int64_t cols = size[rank - 1];
+  const int64_t rows = total / cols;
+  parallel_for(rows, std::max<std::size_t>(1, kGrain / cols), [&](std::size_t begin_row, std::size_t end_row) {
+    for (std::size_t row = begin_row; row < end_row; ++row) {
+      int64_t off = begin[rank - 1], rest = int64_t(row);
+      for (int d = rank - 2; d >= 0; --d) {
+        off += (rest % size[d] + begin[d]) * in_strides[d];
+        rest /= size[d];
+      }
+      std::memcpy(out + row * cols, x + off, sizeof(float) * cols);
+    }
+  });
+}
+
 void pad(const float* x, float* out, const std::vector<int64_t>& shape, const std::vector<int64_t>& before,
          const std::vector<int64_t>& after, float value) {
   const int rank = int(shape.size());

@@ -1,5 +1,5 @@
 // Memory-bound kernels the cpu backend runs slowly in JS: broadcasting binary ops, unary maths,
-// softmax, reductions, transposes and constant padding. Shapes are row-major.
+// softmax, reductions, transposes, slices and constant padding. Shapes are row-major.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -25,6 +25,10 @@ void reduce(ReduceOp op, const float* x, float* out, std::size_t outer, std::siz
 
 // out = x.transpose(perm), x of the given shape.
 void transpose(const float* x, float* out, const std::vector<int64_t>& shape, const std::vector<int>& perm);
+
+// out = x[begin : begin + size] (per dimension).
+void slice(const float* x, float* out, const std::vector<int64_t>& shape, const std::vector<int64_t>& begin,
+           const std::vector<int64_t>& size);
 
 // out = x padded with `before`/`after` elements of `value` per dimension.
 void pad(const float* x, float* out, const std::vector<int64_t>& shape, const std::vector<int64_t>& before,

@@ -34,6 +34,7 @@ export interface NativeAddon {
   layerNorm(x: Float32Array, gamma: Float32Array, beta: Float32Array, out: Float32Array, rows: number, cols: number, epsilon: number): void;
   layerNormGrad(x: Float32Array, gamma: Float32Array, dy: Float32Array, dx: Float32Array, dgamma: Float32Array, dbeta: Float32Array, rows: number, cols: number, epsilon: number): void;
   softmaxGrad(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void;
+  slice(x: Float32Array, out: Float32Array, shape: Int32Array, begin: Int32Array, size: Int32Array): void;
   pad(x: Float32Array, out: Float32Array, shape: Int32Array, before: Int32Array, after: Int32Array, value: number): void;
 }
 

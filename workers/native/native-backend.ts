@@ -31,6 +31,13 @@ export function checkThreadsSetting(env: NodeJS.ProcessEnv = process.env): void 
 export class NativeBackend extends MathBackendCPU {
   readonly pool = new BufferPool(poolBytes());
 
+  constructor() {
+    super();
+    // The cpu backend tells Node users on first use to install tfjs-node "to speed things up";
+    // with native kernels that advice is wrong, so skip it.
+    (this as unknown as { firstUse: boolean }).firstUse = false;
+  }
+
   /** An output array for a native kernel (contents stale: the kernel writes all of it). */
   output(n: number): Float32Array {
     return this.pool.take(n);

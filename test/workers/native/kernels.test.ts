@@ -293,7 +293,7 @@ describe('native elementwise kernels', () => {
     }
   });
 
-  it('unary maths, softmax, reductions, transposes and padding match the cpu kernels', async () => {
+  it('unary maths, softmax, reductions, transposes, slices and padding match the cpu kernels', async () => {
     const r = rng(52);
     const x = { data: r.floats(3 * 4 * 5 * 6), shape: [3, 4, 5, 6] };
     const positive = { data: x.data.map((v) => Math.abs(v) + 0.1), shape: x.shape };
@@ -321,6 +321,10 @@ describe('native elementwise kernels', () => {
     const wide = { data: r.floats(2 * 70 * 45), shape: [2, 70, 45] };
     await compare('transpose (tiled) 0 2 1', [wide], (t) => tf.transpose(t!, [0, 2, 1]));
     await compare('transpose (tiled) 2 1 0', [wide], (t) => tf.transpose(t!, [2, 1, 0]));
+    for (const [begin, size] of <[number[], number[]][]>[[[0, 1, 1, 0], [3, 2, 3, 6]], [[1, 0, 0, 2], [1, 4, 5, 3]], [[2, 3, 4, 5], [1, 1, 1, 1]], [[0, 0, 0, 0], [2, 4, 5, 6]], [[1, 1, 0, 0], [-1, 2, -1, -1]]]) {
+      await compare(`slice ${begin} ${size}`, [x], (t) => tf.slice(t!, begin, size));
+      await compare(`slice ${begin} ${size} gradient`, [x], withGrads((t) => tf.slice(t!, begin, size), tf.tidy(() => tf.slice(tf.zeros(x.shape), begin, size).shape), 6));
+    }
     await compare('pad', [x], (t) => tf.pad(t!, [[1, 0], [0, 2], [3, 1], [0, 0]], 0.5));
     await compare('pad gradient', [x], withGrads((t) => tf.pad(t!, [[1, 0], [0, 2], [3, 1], [0, 0]]), [4, 6, 9, 6], 3));
   });

@@ -1,7 +1,7 @@
 /**
  * The memory-bound kernels a SAM training step spends most of its time in on the cpu backend
  * (profiled in bench/kernels.ts): broadcasting binary ops, unary maths, softmax, reductions,
- * transposes and padding. float32 only; other dtypes go to the cpu kernels.
+ * transposes, strided slices and padding. float32 only; other dtypes go to the cpu kernels.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
@@ -123,6 +123,22 @@ function padKernel(addon: NativeAddon): tf.KernelFunc {
   };
 }
 
+/** Slice: a contiguous region stays the cpu kernel's zero-copy view; any other region is copied natively. */
+function sliceKernel(addon: NativeAddon): tf.KernelFunc {
+  return (args) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (x.dtype !== 'float32' || x.shape.length === 0) return cpuKernel('Slice', args);
+    const { begin: rawBegin, size: rawSize } = args.attrs as { begin: number | number[]; size: number | number[] };
+    const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, rawBegin, rawSize) as [number[], number[]];
+    if (tf.slice_util.isSliceContinous(x.shape, begin, size)) return cpuKernel('Slice', args);
+    tf.slice_util.assertParamsValid(x as tf.Tensor, begin, size);
+    const backend = args.backend as MathBackendCPU;
+    const out = outputArray(backend, size.reduce((p, d) => p * d, 1));
+    addon.slice(float32Values(backend, x, 'Slice x'), out, Int32Array.from(x.shape), Int32Array.from(begin), Int32Array.from(size));
+    return backend.makeTensorInfo(size, 'float32', out);
+  };
+}
+
 export function elementwiseKernels(addon: NativeAddon): Record<string, tf.KernelFunc> {
   const kernels: Record<string, tf.KernelFunc> = {};
   BINARY.forEach((name, op) => (kernels[name] = binaryKernel(addon, name, op)));
@@ -131,5 +147,6 @@ export function elementwiseKernels(addon: NativeAddon): Record<string, tf.Kernel
   kernels.Softmax = softmaxKernel(addon);
   kernels.Transpose = transposeKernel(addon);
   kernels.PadV2 = padKernel(addon);
+  kernels.Slice = sliceKernel(addon);
   return kernels;
 }
