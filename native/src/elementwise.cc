@@ -281,9 +281,11 @@ void transpose(const float* x, float* out, const std::vector<int64_t>& shape, co
   const int64_t tile_n = dims[tile_dim];
   const int64_t out_tile_stride = out_strides[tile_dim];
   const int64_t groups = rows / tile_n;
-  parallel_for(groups, 1, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t g = begin; g < end; ++g) {
-      int64_t in_off = 0, out_off = 0, rest = int64_t(g);
+  const int64_t bands = (tile_n + T - 1) / T;  // tasks: (group, band of T rows of tile_dim)
+  parallel_for(groups * bands, 1, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t task = begin; task < end; ++task) {
+      const int64_t g = int64_t(task) / bands, t0 = (int64_t(task) % bands) * T;
+      int64_t in_off = 0, out_off = 0, rest = g;
       for (int d = r - 2; d >= 0; --d) {
         if (d == tile_dim) continue;
         const int64_t i = rest % dims[d];
@@ -291,11 +293,11 @@ void transpose(const float* x, float* out, const std::vector<int64_t>& shape, co
         in_off += i * strides[d];
         out_off += i * out_strides[d];
       }
-      for (int64_t t0 = 0; t0 < tile_n; t0 += T)
-        for (int64_t c0 = 0; c0 < cols; c0 += T)
+      const int64_t t1 = std::min(tile_n, t0 + T);
+      for (int64_t c0 = 0; c0 < cols; c0 += T)
+        for (int64_t t = t0; t < t1; ++t)
           for (int64_t c = c0; c < std::min(cols, c0 + T); ++c)
-            for (int64_t t = t0; t < std::min(tile_n, t0 + T); ++t)
-              out[out_off + t * out_tile_stride + c] = x[in_off + t + c * inner_stride];
+            out[out_off + t * out_tile_stride + c] = x[in_off + t + c * inner_stride];
     }
   });
 }
