@@ -6,21 +6,30 @@
  * An array goes back to the pool only when no tensor can see it: every tensor whose values share
  * its buffer is counted (the cpu backend's Slice and Split hand out subarray views), and an
  * array that was read out (dataSync, moved to another backend) leaves the pool for good.
+ *
+ * The pool must not add to peak memory: when a request finds no array of its size, at least as
+ * many bytes of the oldest pooled arrays are let go (to the garbage collector) as it allocates.
  */
 export class BufferPool {
   /** Live tensors per pooled buffer (weak: an output lost to an exception is simply collected). */
   private readonly owners = new WeakMap<ArrayBufferLike, number>();
+  /** Free arrays by length, and all of them oldest first. */
   private readonly free = new Map<number, Float32Array[]>();
+  private readonly age: Float32Array[] = [];
   private freeBytes = 0;
 
   constructor(private readonly maxFreeBytes: number) {}
 
   /** An array of n floats with stale contents: the caller overwrites every element. */
   take(n: number): Float32Array {
-    const list = this.free.get(n);
-    const reused = list?.pop();
-    if (reused) this.freeBytes -= reused.byteLength;
-    const array = reused ?? new Float32Array(n);
+    let array = this.free.get(n)?.pop();
+    if (array) {
+      this.age.splice(this.age.indexOf(array), 1);
+      this.freeBytes -= array.byteLength;
+    } else {
+      this.evict(n * Float32Array.BYTES_PER_ELEMENT);
+      array = new Float32Array(n);
+    }
     // Counted from 0: the backend's write() of the output tensor makes it 1.
     this.owners.set(array.buffer, 0);
     return array;
@@ -45,11 +54,13 @@ export class BufferPool {
       return;
     }
     this.owners.delete(buffer);
-    if (this.freeBytes + buffer.byteLength > this.maxFreeBytes) return;
+    if (buffer.byteLength > this.maxFreeBytes) return;
+    this.evict(this.freeBytes + buffer.byteLength - this.maxFreeBytes);
     const array = new Float32Array(buffer);
     const list = this.free.get(array.length) ?? [];
     list.push(array);
     this.free.set(array.length, list);
+    this.age.push(array);
     this.freeBytes += buffer.byteLength;
   }
 
@@ -61,5 +72,17 @@ export class BufferPool {
 
   get pooledBytes(): number {
     return this.freeBytes;
+  }
+
+  /** Lets go of the oldest pooled arrays until `bytes` are freed (or none are left). */
+  private evict(bytes: number): void {
+    while (bytes > 0 && this.age.length > 0) {
+      const oldest = this.age.shift()!;
+      const list = this.free.get(oldest.length)!;
+      list.splice(list.indexOf(oldest), 1);
+      if (list.length === 0) this.free.delete(oldest.length);
+      this.freeBytes -= oldest.byteLength;
+      bytes -= oldest.byteLength;
+    }
   }
 }

@@ -8,7 +8,8 @@ import { gridSize, type SamConfig } from './config.ts';
 import { gelu } from '../tensor/fused.ts';
 import { attend, conv1x1, layerNorm, linear, param, patchConv } from './ops.ts';
 import type { SamParams } from './params.ts';
-import { relativePositionBias } from './relative-position.ts';
+import { relativePositionBias, relativePositionTerms } from './relative-position.ts';
+import { relPosAttention } from './relpos-attention.ts';
 import { windowPartition, windowUnpartition } from './windows.ts';
 
 /** Above this many tokens per window, attention runs one (batch·head) slice at a time to bound memory. */
@@ -41,8 +42,11 @@ export function encoderAttention(x: tf.Tensor4D, params: SamParams, name: string
     v = tf.concat([shared(2), v], 1) as tf.Tensor3D;
   }
   const headsOut = (qs: tf.Tensor3D, ks: tf.Tensor3D, vs: tf.Tensor3D) => {
-    const bias = relativePositionBias(qs, [h, w], [h, w], tableH, tableW);
-    return attend(qs, ks, vs, promptCount ? tf.concat([tf.zeros([qs.shape[0], tokens, promptCount]), bias], 2) : bias);
+    const { relH, relW } = relativePositionTerms(qs, [h, w], [h, w], tableH, tableW);
+    if (!promptCount) return relPosAttention(qs, ks, vs, relH, relW);
+    // Prompt keys get no positional bias.
+    const bias = relativePositionBias(relH, relW);
+    return attend(qs, ks, vs, tf.concat([tf.zeros([qs.shape[0], tokens, promptCount]), bias], 2));
   };
   let out: tf.Tensor3D;
   if (tokens <= CHUNKED_ATTENTION_TOKENS) {

@@ -57,16 +57,16 @@ export function relativePositions(qSize: number, kSize: number, table: tf.Tensor
 }
 
 /**
- * The attention-logit bias from decomposed relative positions, for queries q [B, qh·qw, C]
- * (unscaled) attending over a kh×kw key grid: rel_h[b, y, x, ky] + rel_w[b, y, x, kx], as [B, qh·qw, kh·kw].
+ * The two terms of SAM's decomposed relative-position bias for queries q [B, qh·qw, C]
+ * (unscaled) over a kh×kw key grid: relH [B, qh, qw, kh] and relW [B, qh, qw, kw].
  */
-export function relativePositionBias(
+export function relativePositionTerms(
   q: tf.Tensor3D,
   [qh, qw]: readonly [number, number],
   [kh, kw]: readonly [number, number],
   tableH: tf.Tensor,
   tableW: tf.Tensor,
-): tf.Tensor3D {
+): { relH: tf.Tensor4D; relW: tf.Tensor4D } {
   const [b, , c] = q.shape;
   const rh = relativePositions(qh, kh, tableH).transpose([0, 2, 1]) as tf.Tensor3D; // [qh, C, kh]
   const rw = relativePositions(qw, kw, tableW).transpose([0, 2, 1]) as tf.Tensor3D; // [qw, C, kw]
@@ -77,5 +77,12 @@ export function relativePositionBias(
   const relW = bmm(grid.transpose([2, 0, 1, 3]).reshape([qw, b * qh, c]) as tf.Tensor3D, rw)
     .reshape([qw, b, qh, kw])
     .transpose([1, 2, 0, 3]);
+  return { relH: relH as tf.Tensor4D, relW: relW as tf.Tensor4D };
+}
+
+/** The bias itself, rel_h[b, y, x, ky] + rel_w[b, y, x, kx], as [B, qh·qw, kh·kw]. */
+export function relativePositionBias(relH: tf.Tensor4D, relW: tf.Tensor4D): tf.Tensor3D {
+  const [b, qh, qw, kh] = relH.shape;
+  const kw = relW.shape[3];
   return tf.add(relH.reshape([b, qh, qw, kh, 1]), relW.reshape([b, qh, qw, 1, kw])).reshape([b, qh * qw, kh * kw]) as tf.Tensor3D;
 }

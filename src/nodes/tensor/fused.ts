@@ -33,6 +33,13 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsil
   return tf.add(tf.mul(normed, gamma), beta);
 }
 
+/** The softmax backward over the last axis, dx = y · (dy − Σ dy·y), from the softmax output y. */
+export function softmaxBackward(y: tf.Tensor, dy: tf.Tensor): tf.Tensor {
+  if (y.dtype === 'float32' && hasKernel(FUSED_KERNELS.softmaxGrad)) return tf.engine().runKernel(FUSED_KERNELS.softmaxGrad, { y, dy }) as tf.Tensor;
+  const dyTimesY = tf.mul(dy, y);
+  return tf.sub(dyTimesY, tf.mul(tf.sum(dyTimesY, -1, true), y));
+}
+
 let registered = false;
 
 /**
@@ -66,10 +73,7 @@ export function registerFusedGradients(): void {
       const [y] = saved as [tf.Tensor];
       const { dim } = attrs as unknown as { dim: number };
       const g = dy as tf.Tensor;
-      const lastAxis = dim === -1 || dim === y.rank - 1;
-      if (lastAxis && y.dtype === 'float32' && hasKernel(FUSED_KERNELS.softmaxGrad)) {
-        return { logits: () => tf.engine().runKernel(FUSED_KERNELS.softmaxGrad, { y, dy: g }) as tf.Tensor };
-      }
+      if (dim === -1 || dim === y.rank - 1) return { logits: () => softmaxBackward(y, g) };
       return { logits: () => { const dyTimesY = tf.mul(g, y); return tf.sub(dyTimesY, tf.mul(tf.sum(dyTimesY, [dim], true), y)); } };
     },
   });

@@ -78,7 +78,7 @@ describe('PEFT baselines on a tiny SAM', () => {
 
   it('VPT prompts act as extra keys and values of every window (checked against explicit attention)', async () => {
     const { encoderAttention } = await import('../../../src/nodes/sam/image-encoder.ts');
-    const { relativePositionBias } = await import('../../../src/nodes/sam/relative-position.ts');
+    const { relativePositionBias, relativePositionTerms } = await import('../../../src/nodes/sam/relative-position.ts');
     const heads = 2;
     const [n, h, w, c, p] = [3, 4, 4, 8, 5];
     const params = new Map<string, tf.Tensor>([
@@ -109,7 +109,8 @@ describe('PEFT baselines on a tiny SAM', () => {
         const q = part(xi, 0, h * w);
         const k = tf.concat([part(ps, 1, p), part(xi, 1, h * w)], 0);
         const v = tf.concat([part(ps, 2, p), part(xi, 2, h * w)], 0);
-        const rel = relativePositionBias(q.expandDims(0) as tf.Tensor3D, [h, w], [h, w], params.get('a.rel_pos_h')!, params.get('a.rel_pos_w')!).reshape([h * w, h * w]);
+        const { relH, relW } = relativePositionTerms(q.expandDims(0) as tf.Tensor3D, [h, w], [h, w], params.get('a.rel_pos_h')!, params.get('a.rel_pos_w')!);
+        const rel = relativePositionBias(relH, relW).reshape([h * w, h * w]);
         const logits = tf.add(tf.matMul(q, k.transpose()).div(Math.sqrt(hd)), tf.concat([tf.zeros([h * w, p]), rel], 1));
         perHead.push(tf.matMul(tf.softmax(logits), v));
       }

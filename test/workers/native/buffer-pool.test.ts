@@ -30,10 +30,27 @@ describe('BufferPool', () => {
     pool.retain(big);
     pool.release(big);
     expect(pool.pooledBytes).toBe(0);
-    const small = pool.take(8);
-    pool.retain(small);
-    pool.release(small);
-    expect(pool.pooledBytes).toBe(32);
+    const small = [pool.take(8), pool.take(8), pool.take(8), pool.take(8)];
+    for (const a of small) {
+      pool.retain(a);
+      pool.release(a);
+    }
+    expect(pool.pooledBytes).toBe(96); // the fourth 32-byte array pushed the oldest out
+  });
+
+  it('lets go of as many pooled bytes as a request of a new size allocates, oldest first', () => {
+    const pool = new BufferPool(1 << 20);
+    const made = [8, 8, 16].map((n) => pool.take(n));
+    for (const a of made) {
+      pool.retain(a);
+      pool.release(a);
+    }
+    expect(pool.pooledBytes).toBe(32 + 32 + 64);
+    const fresh = pool.take(12); // 48 bytes, no array of that length: the two oldest (64 bytes) go
+    expect(made.map((a) => a.buffer)).not.toContain(fresh.buffer);
+    expect(pool.pooledBytes).toBe(64);
+    expect(pool.take(16).buffer).toBe(made[2]!.buffer);
+    expect(pool.take(8).buffer).not.toBe(made[0]!.buffer);
   });
 
   it('ignores arrays it did not make', () => {
