@@ -7,8 +7,9 @@
  * its buffer is counted (the cpu backend's Slice and Split hand out subarray views), and an
  * array that was read out (dataSync, moved to another backend) leaves the pool for good.
  *
- * The pool must not add to peak memory: when a request finds no array of its size, at least as
- * many bytes of the oldest pooled arrays are let go (to the garbage collector) as it allocates.
+ * What it holds is capped; past the cap the oldest pooled arrays are let go (to the garbage
+ * collector). Letting go of as many bytes as each miss allocates was tried: it kept the pool
+ * from adding to peak memory but halved a small ViT block's forward speed (misses cascade).
  */
 export class BufferPool {
   /** Live tensors per pooled buffer (weak: an output lost to an exception is simply collected). */
@@ -27,7 +28,6 @@ export class BufferPool {
       this.age.splice(this.age.indexOf(array), 1);
       this.freeBytes -= array.byteLength;
     } else {
-      this.evict(n * Float32Array.BYTES_PER_ELEMENT);
       array = new Float32Array(n);
     }
     // Counted from 0: the backend's write() of the output tensor makes it 1.

@@ -31,6 +31,12 @@ export function cpuKernel(name: string, args: KernelArgs): tf.TensorInfo | tf.Te
 
 const ACTIVATIONS: Record<string, string> = { relu: 'Relu', relu6: 'Relu6', elu: 'Elu', prelu: 'Prelu', leakyrelu: 'LeakyRelu', sigmoid: 'Sigmoid' };
 
+/** The active backend's kernel of that name (the native one where it has one), else the cpu one. */
+function activeKernel(name: string, args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const config = tf.getKernel(name, tf.getBackend());
+  return config ? config.kernelFunc(args) : cpuKernel(name, args);
+}
+
 /** The epilogue of the fused kernels: y + bias, then the activation, disposing what it replaces. */
 export function biasAndActivation(
   backend: MathBackendCPU,
@@ -42,7 +48,7 @@ export function biasAndActivation(
 ): tf.TensorInfo {
   let current = y;
   if (bias) {
-    const added = cpuKernel('Add', { inputs: { a: current, b: bias }, backend, attrs: {} }) as tf.TensorInfo;
+    const added = activeKernel('Add', { inputs: { a: current, b: bias }, backend, attrs: {} }) as tf.TensorInfo;
     backend.disposeIntermediateTensorInfo(current);
     current = added;
   }
@@ -50,7 +56,7 @@ export function biasAndActivation(
     const kernel = ACTIVATIONS[activation];
     if (!kernel) throw new Error(`native kernel: activation '${activation}' is not implemented`);
     const inputs = activation === 'prelu' ? { x: current, alpha: preluWeights! } : { x: current };
-    const activated = cpuKernel(kernel, { inputs, backend, attrs: activation === 'leakyrelu' ? { alpha: leakyreluAlpha ?? 0.2 } : {} }) as tf.TensorInfo;
+    const activated = activeKernel(kernel, { inputs, backend, attrs: activation === 'leakyrelu' ? { alpha: leakyreluAlpha ?? 0.2 } : {} }) as tf.TensorInfo;
     backend.disposeIntermediateTensorInfo(current);
     current = activated;
   }
