@@ -240,7 +240,7 @@ void transpose(const float* x, float* out, const std::vector<int64_t>& shape, co
   const int rank = int(shape.size());
   std::vector<int64_t> in_strides(rank, 1);
   for (int d = rank - 2; d >= 0; --d) in_strides[d] = in_strides[d + 1] * shape[d + 1];
-  std::vector<int64_t> dims(rank), strides(rank), unit(rank, 0);
+  std::vector<int64_t> dims(rank), strides(rank);
   for (int d = 0; d < rank; ++d) {
     dims[d] = shape[perm[d]];
     strides[d] = in_strides[perm[d]];

@@ -78,6 +78,8 @@ void layer_norm_forward(const float* x, const float* gamma, const float* beta, f
 
 void layer_norm_backward(const float* x, const float* gamma, const float* dy, float* dx, float* dgamma, float* dbeta,
                          std::size_t rows, std::size_t cols, float eps) {
+  // Each row's statistics once, for both passes.
+  std::vector<float> mean(rows), rstd(rows);
   // dx row by row: with g = dy * gamma and xhat = (x - mean) * rstd,
   // dx = rstd * (g - mean(g) - xhat * mean(g * xhat)).
   parallel_for(rows, row_grain(cols), [&](std::size_t begin, std::size_t end) {
@@ -85,25 +87,24 @@ void layer_norm_backward(const float* x, const float* gamma, const float* dy, fl
       const float* in = x + r * cols;
       const float* grad = dy + r * cols;
       float* out = dx + r * cols;
-      float mean, rstd;
-      moments(in, cols, eps, mean, rstd);
+      moments(in, cols, eps, mean[r], rstd[r]);
+      const float m = mean[r], s = rstd[r];
       double sum_g = 0, sum_gx = 0;
       for (std::size_t c = 0; c < cols; ++c) {
         const float g = grad[c] * gamma[c];
         sum_g += g;
-        sum_gx += double(g) * ((in[c] - mean) * rstd);
+        sum_gx += double(g) * ((in[c] - m) * s);
       }
       const float mg = float(sum_g / double(cols)), mgx = float(sum_gx / double(cols));
       for (std::size_t c = 0; c < cols; ++c) {
-        const float xhat = (in[c] - mean) * rstd;
-        out[c] = rstd * (grad[c] * gamma[c] - mg - xhat * mgx);
+        const float xhat = (in[c] - m) * s;
+        out[c] = s * (grad[c] * gamma[c] - mg - xhat * mgx);
       }
     }
   });
   // dgamma = sum over rows of dy * xhat, dbeta = sum of dy: per-thread partial sums, then added.
   const int threads = thread_count();
   std::vector<double> partial(std::size_t(threads) * 2 * cols, 0.0);
-  std::vector<int> used(threads, 0);
   const std::size_t chunk = (rows + threads - 1) / std::max(1, threads);
   parallel_for(threads, 1, [&](std::size_t t0, std::size_t t1) {
     for (std::size_t t = t0; t < t1; ++t) {
@@ -112,10 +113,8 @@ void layer_norm_backward(const float* x, const float* gamma, const float* dy, fl
       for (std::size_t r = t * chunk; r < std::min(rows, (t + 1) * chunk); ++r) {
         const float* in = x + r * cols;
         const float* grad = dy + r * cols;
-        float mean, rstd;
-        moments(in, cols, eps, mean, rstd);
         for (std::size_t c = 0; c < cols; ++c) {
-          pg[c] += double(grad[c]) * ((in[c] - mean) * rstd);
+          pg[c] += double(grad[c]) * ((in[c] - mean[r]) * rstd[r]);
           pb[c] += grad[c];
         }
       }

@@ -1,5 +1,7 @@
 #include "gemm_blocked.h"
 
+#include "cpu_features.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -80,12 +82,7 @@ void micro_kernel_baseline(int kc, const float* __restrict a, const float* __res
 
 using MicroKernel = void (*)(int, const float*, const float*, float*);
 
-MicroKernel pick_micro_kernel() {
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") ? micro_kernel_avx2 : micro_kernel_baseline;
-}
-
-const MicroKernel micro_kernel = pick_micro_kernel();
+const MicroKernel micro_kernel = has_avx2_fma() ? micro_kernel_avx2 : micro_kernel_baseline;
 
 void macro_kernel(int mc, int nc, int kc, float alpha, float beta, bool first, const float* ap, const float* bp, float* c,
                   int ldc) {

@@ -33,11 +33,12 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsil
   return tf.add(tf.mul(normed, gamma), beta);
 }
 
-/** The softmax backward over the last axis, dx = y · (dy − Σ dy·y), from the softmax output y. */
-export function softmaxBackward(y: tf.Tensor, dy: tf.Tensor): tf.Tensor {
-  if (y.dtype === 'float32' && hasKernel(FUSED_KERNELS.softmaxGrad)) return tf.engine().runKernel(FUSED_KERNELS.softmaxGrad, { y, dy }) as tf.Tensor;
+/** The softmax backward, dx = y · (dy − Σ dy·y) along `dim`, from the softmax output y (the fused kernel covers the last axis). */
+export function softmaxBackward(y: tf.Tensor, dy: tf.Tensor, dim = -1): tf.Tensor {
+  const lastAxis = dim === -1 || dim === y.rank - 1;
+  if (lastAxis && y.dtype === 'float32' && hasKernel(FUSED_KERNELS.softmaxGrad)) return tf.engine().runKernel(FUSED_KERNELS.softmaxGrad, { y, dy }) as tf.Tensor;
   const dyTimesY = tf.mul(dy, y);
-  return tf.sub(dyTimesY, tf.mul(tf.sum(dyTimesY, -1, true), y));
+  return tf.sub(dyTimesY, tf.mul(tf.sum(dyTimesY, [dim], true), y));
 }
 
 let registered = false;
@@ -72,9 +73,7 @@ export function registerFusedGradients(): void {
     gradFunc: (dy, saved, attrs) => {
       const [y] = saved as [tf.Tensor];
       const { dim } = attrs as unknown as { dim: number };
-      const g = dy as tf.Tensor;
-      if (dim === -1 || dim === y.rank - 1) return { logits: () => softmaxBackward(y, g) };
-      return { logits: () => { const dyTimesY = tf.mul(g, y); return tf.sub(dyTimesY, tf.mul(tf.sum(dyTimesY, [dim], true), y)); } };
+      return { logits: () => softmaxBackward(y, dy as tf.Tensor, dim) };
     },
   });
 }

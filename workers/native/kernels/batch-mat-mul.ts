@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from '../addon.ts';
+import { broadcastStrides } from './broadcast.ts';
 import { biasAndActivation, cpuKernel, float32Values, outputArray } from './cpu-kernels.ts';
 
 interface MatMulAttrs {
@@ -15,20 +16,10 @@ interface MatMulAttrs {
 
 /** Element offsets of each output batch entry's A and B matrices under broadcasting. */
 export function batchOffsets(aBatch: readonly number[], bBatch: readonly number[], outBatch: readonly number[], aMatrix: number, bMatrix: number): { a: Float64Array; b: Float64Array } {
-  const count = outBatch.reduce((p, d) => p * d, 1);
+  const count = tf.util.sizeFromShape(outBatch as number[]);
   const rank = outBatch.length;
-  const strides = (dims: readonly number[], matrix: number) => {
-    // Right-aligned strides of a batch shape, 0 where it broadcasts.
-    const out = new Array<number>(rank).fill(0);
-    let stride = matrix;
-    for (let i = dims.length - 1, j = rank - 1; i >= 0; i--, j--) {
-      out[j] = dims[i] === 1 ? 0 : stride;
-      stride *= dims[i]!;
-    }
-    return out;
-  };
-  const sa = strides(aBatch, aMatrix);
-  const sb = strides(bBatch, bMatrix);
+  const sa = broadcastStrides(aBatch, outBatch, aMatrix);
+  const sb = broadcastStrides(bBatch, outBatch, bMatrix);
   const a = new Float64Array(count);
   const b = new Float64Array(count);
   const index = new Array<number>(rank).fill(0);

@@ -51,10 +51,9 @@ function convInfo(xShape: number[], filterShape: number[], attrs: ConvAttrs, dep
   );
 }
 
-const size = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
 
 function run(addon: NativeAddon, depthwise: boolean, op: Op, info: ConvInfo, first: Float32Array, second: Float32Array, outShape: number[], backend: MathBackendCPU): tf.TensorInfo {
-  const out = outputArray(backend, size(outShape));
+  const out = outputArray(backend, tf.util.sizeFromShape(outShape));
   (depthwise ? addon.depthwiseConv2d : addon.conv2d)(op, geometry(info), first, second, out);
   return backend.makeTensorInfo(outShape, 'float32', out);
 }

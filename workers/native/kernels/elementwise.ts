@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { MathBackendCPU } from '@tensorflow/tfjs-backend-cpu';
 import type { NativeAddon } from '../addon.ts';
+import { broadcastStrides } from './broadcast.ts';
 import { cpuKernel, float32Values, outputArray } from './cpu-kernels.ts';
 
 // Enum orders of native/src/elementwise.h.
@@ -13,18 +14,6 @@ const BINARY = ['Add', 'Sub', 'Multiply', 'RealDiv', 'Maximum', 'Minimum', 'Squa
 const UNARY = ['Exp', 'Log', 'Neg', 'Square', 'Sqrt', 'Rsqrt', 'Erf', 'Tanh', 'Sigmoid', 'Relu', 'Abs', 'Reciprocal'] as const;
 const REDUCE = ['Sum', 'Mean', 'Max', 'Min'] as const;
 
-const size = (shape: readonly number[]) => shape.reduce((p, d) => p * d, 1);
-
-/** Element strides of `shape` seen through the output shape `out` (right-aligned), 0 where it broadcasts. */
-function broadcastStrides(shape: readonly number[], out: readonly number[]): Int32Array {
-  const strides = new Int32Array(out.length);
-  let stride = 1;
-  for (let i = shape.length - 1, j = out.length - 1; i >= 0; i--, j--) {
-    strides[j] = shape[i] === 1 ? 0 : stride;
-    stride *= shape[i]!;
-  }
-  return strides;
-}
 
 function binaryKernel(addon: NativeAddon, name: string, op: number): tf.KernelFunc {
   return (args) => {
@@ -32,8 +21,8 @@ function binaryKernel(addon: NativeAddon, name: string, op: number): tf.KernelFu
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return cpuKernel(name, args);
     const backend = args.backend as MathBackendCPU;
     const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
-    const out = outputArray(backend, size(shape));
-    addon.binary(op, Int32Array.from(shape), float32Values(backend, a, `${name} a`), broadcastStrides(a.shape, shape), float32Values(backend, b, `${name} b`), broadcastStrides(b.shape, shape), out);
+    const out = outputArray(backend, tf.util.sizeFromShape(shape));
+    addon.binary(op, Int32Array.from(shape), float32Values(backend, a, `${name} a`), Int32Array.from(broadcastStrides(a.shape, shape)), float32Values(backend, b, `${name} b`), Int32Array.from(broadcastStrides(b.shape, shape)), out);
     return backend.makeTensorInfo(shape, 'float32', out);
   };
 }
@@ -43,7 +32,7 @@ function unaryKernel(addon: NativeAddon, name: string, op: number): tf.KernelFun
     const { x } = args.inputs as { x: tf.TensorInfo };
     if (x.dtype !== 'float32') return cpuKernel(name, args);
     const backend = args.backend as MathBackendCPU;
-    const out = outputArray(backend, size(x.shape));
+    const out = outputArray(backend, tf.util.sizeFromShape(x.shape));
     addon.unary(op, float32Values(backend, x, `${name} x`), out);
     return backend.makeTensorInfo(x.shape, 'float32', out);
   };
@@ -57,14 +46,14 @@ function softmaxKernel(addon: NativeAddon): tf.KernelFunc {
     if (logits.dtype !== 'float32' || rank === 0 || (dim !== -1 && dim !== rank - 1)) return cpuKernel('Softmax', args);
     const backend = args.backend as MathBackendCPU;
     const cols = logits.shape[rank - 1]!;
-    const out = outputArray(backend, size(logits.shape));
+    const out = outputArray(backend, tf.util.sizeFromShape(logits.shape));
     addon.softmax(float32Values(backend, logits, 'Softmax logits'), out, cols === 0 ? 0 : out.length / cols, cols);
     return backend.makeTensorInfo(logits.shape, 'float32', out);
   };
 }
 
 function nativeTranspose(addon: NativeAddon, backend: MathBackendCPU, x: tf.TensorInfo, perm: readonly number[]): tf.TensorInfo {
-  const out = outputArray(backend, size(x.shape));
+  const out = outputArray(backend, tf.util.sizeFromShape(x.shape));
   addon.transpose(float32Values(backend, x, 'Transpose x'), out, Int32Array.from(x.shape), Int32Array.from(perm));
   return backend.makeTensorInfo(perm.map((p) => x.shape[p]!), 'float32', out);
 }
@@ -100,9 +89,9 @@ function reduceKernel(addon: NativeAddon, name: (typeof REDUCE)[number]): tf.Ker
       last = rank - 1;
     }
     const shape = input.shape;
-    const outer = size(shape.slice(0, first));
-    const reduced = size(shape.slice(first, last + 1));
-    const inner = size(shape.slice(last + 1));
+    const outer = tf.util.sizeFromShape(shape.slice(0, first));
+    const reduced = tf.util.sizeFromShape(shape.slice(first, last + 1));
+    const inner = tf.util.sizeFromShape(shape.slice(last + 1));
     const out = outputArray(backend, outer * inner);
     addon.reduce(op, float32Values(backend, input, `${name} x`), out, outer, axes.length === 0 ? 1 : reduced, inner);
     if (input !== x) backend.disposeIntermediateTensorInfo(input);
@@ -117,7 +106,7 @@ function padKernel(addon: NativeAddon): tf.KernelFunc {
     if (x.dtype !== 'float32' || x.shape.length === 0) return cpuKernel('PadV2', args);
     const backend = args.backend as MathBackendCPU;
     const outShape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
-    const out = outputArray(backend, size(outShape));
+    const out = outputArray(backend, tf.util.sizeFromShape(outShape));
     addon.pad(float32Values(backend, x, 'PadV2 x'), out, Int32Array.from(x.shape), Int32Array.from(paddings.map((p) => p[0])), Int32Array.from(paddings.map((p) => p[1])), constantValue);
     return backend.makeTensorInfo(outShape, 'float32', out);
   };
@@ -133,7 +122,7 @@ function sliceKernel(addon: NativeAddon): tf.KernelFunc {
     if (tf.slice_util.isSliceContinous(x.shape, begin, size)) return cpuKernel('Slice', args);
     tf.slice_util.assertParamsValid(x as tf.Tensor, begin, size);
     const backend = args.backend as MathBackendCPU;
-    const out = outputArray(backend, size.reduce((p, d) => p * d, 1));
+    const out = outputArray(backend, tf.util.sizeFromShape(size));
     addon.slice(float32Values(backend, x, 'Slice x'), out, Int32Array.from(x.shape), Int32Array.from(begin), Int32Array.from(size));
     return backend.makeTensorInfo(size, 'float32', out);
   };
