@@ -50,6 +50,30 @@ export const NormalMap = portType<FloatImage>()('NormalMap', {
   description: 'one surface-normal map, float32 HW3 unit vectors (x right); (0, 0, 0) = invalid',
 });
 
+/** Who one sample is: its id (file names of outputs derive from it), its image file, and the image's size as decoded. */
+export interface SampleInfo {
+  readonly id: string;
+  readonly file: string;
+  /** The image's original width and height (before any resize), EXIF orientation applied. */
+  readonly width: number;
+  readonly height: number;
+}
+
+export const SampleInfo = portType<SampleInfo>()('SampleInfo', {
+  transport: 'local',
+  description: "one sample's id, image file and original image size, on the main thread",
+});
+
+export const SampleInfos = portType<readonly SampleInfo[]>()('SampleInfos', {
+  transport: 'local',
+  description: "a batch's SampleInfo list, in batch order (main thread only)",
+});
+
+export const MaskList = portType<readonly RawImage[]>()('MaskList', {
+  transport: 'local',
+  description: "a batch's binary masks (8-bit HW1, 0 or 1) at their original sizes, in batch order (main thread only)",
+});
+
 export const ImageBatch = portType<TensorData, tf.Tensor4D>()('ImageBatch', {
   transport: 'tensor',
   description: 'float32 NHWC images scaled to [0, 1]',

@@ -10,9 +10,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, isAbsolute, join, relative } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { defineNode } from '../../graph/node.ts';
-import { BinaryMask, Image, LabelMap } from '../ports.ts';
+import { BinaryMask, Image, LabelMap, SampleInfo } from '../ports.ts';
 import { BinaryReaderParams, LabelReaderParams, readerSource } from './dataset-source.ts';
-import { decodeBinarySample, decodeLabelSample } from './decode.ts';
+import { decodeLabelSample } from './decode.ts';
+import { decodeBinaryEntry } from './sample-info.ts';
 import {
   describeFolder,
   filesOf,
@@ -107,11 +108,11 @@ export const AutogluonCsv = defineNode({
   description: "reads AutoGluon's train/val/test CSVs (image, label columns) with binary 0/255 masks",
   placement: 'main',
   inputs: {},
-  outputs: { image: Image, mask: BinaryMask },
+  outputs: { image: Image, mask: BinaryMask, info: SampleInfo },
   params: BinaryReaderParams,
   main: readerSource(BinaryReaderParams, {
     list: (p) => listAutogluonCsv(p.root, 'binary'),
-    decode: (entry, p) => decodeBinarySample(entry.files, p),
+    decode: (entry, p) => decodeBinaryEntry(entry, p),
   }),
 });
 

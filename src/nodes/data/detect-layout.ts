@@ -5,6 +5,7 @@
  *
  * ```ts
  * const listing = detectLayout('../shared/data/kvasir-seg-dev'); // paired-folders (kvasir), 100 pairs in 'train'
+ * detectLayout('PraNet/');  // paired-folders: 'train' (TrainDataset/image), 'test/CVC-ClinicDB', 'test/Kvasir', ...
  * ```
  */
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ import { listClassIndexMasks } from './class-index-masks.ts';
 import { listIsic2017 } from './isic2017.ts';
 import { describeFolder, filesOf, findChild, foldersUnder, LayoutError, requireFolder, subdirectories, type LayoutName, type Listing } from './listing.ts';
 import { listNyuv2Mtan } from './nyuv2-mtan.ts';
-import { FOLDER_PAIRS, listPairedFolders } from './paired-folders.ts';
+import { FOLDER_PAIR_ALIASES, FOLDER_PAIRS, listPairedFolders, PairsNotFoundError, type FolderPairPreset } from './paired-folders.ts';
 
 export const LAYOUTS: readonly LayoutName[] = ['nyuv2-mtan', 'autogluon-csv', 'isic2017', 'class-index-masks', 'paired-folders'];
 
@@ -71,11 +72,14 @@ export function detectLayout(root: string, options: DetectOptions = {}): Listing
     return listPairedFolders(root);
   } catch (error) {
     if (!(error instanceof LayoutError)) throw error;
-    const pairs = Object.entries(FOLDER_PAIRS).map(([name, [a, b]]) => `${a}/ + ${b}/ (${name})`).join(', ');
+    const pairs = (Object.entries(FOLDER_PAIRS) as [FolderPairPreset, readonly [string, string]][])
+      .map(([name, pair]) => `${[pair, ...(FOLDER_PAIR_ALIASES[name] ?? [])].map(([a, b]) => `${a}/ + ${b}/`).join(' or ')} (${name})`)
+      .join(', ');
     throw new LayoutError(
       `${root}: unknown data set layout. Expected one of: MTAN NYUv2 ({train,val}/{image,label,depth,normal}/N.npy); ` +
         "AutoGluon CSVs (train.csv, val.csv, test*.csv with 'image' and 'label' columns); ISIC 2017 (ISIC_<id>.jpg + ISIC_<id>_segmentation.png); " +
         `Trans10K (images/ + masks*/ with N_mask.png) or CamVid (train/ + trainannot/); paired folders ${pairs}, or name your own pair. ` +
+        (error instanceof PairsNotFoundError && error.halves.length ? `Found only halves of a pair: ${error.halves.join('; ')}. ` : '') +
         `The folder holds: ${describeFolder(root)}`,
     );
   }

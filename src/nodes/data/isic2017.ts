@@ -7,9 +7,9 @@
  */
 import { join, relative } from 'node:path';
 import { defineNode } from '../../graph/node.ts';
-import { BinaryMask, Image } from '../ports.ts';
+import { BinaryMask, Image, SampleInfo } from '../ports.ts';
 import { BinaryReaderParams, readerSource } from './dataset-source.ts';
-import { decodeBinarySample } from './decode.ts';
+import { decodeBinaryEntry } from './sample-info.ts';
 import {
   describeFolder,
   filesOf,
@@ -99,10 +99,10 @@ export const Isic2017 = defineNode({
   description: 'reads ISIC 2017 lesion images and their _segmentation masks',
   placement: 'main',
   inputs: {},
-  outputs: { image: Image, mask: BinaryMask },
+  outputs: { image: Image, mask: BinaryMask, info: SampleInfo },
   params: BinaryReaderParams,
   main: readerSource(BinaryReaderParams, {
     list: (p) => listIsic2017(p.root),
-    decode: (entry, p) => decodeBinarySample(entry.files, p),
+    decode: (entry, p) => decodeBinaryEntry(entry, p),
   }),
 });

@@ -21,6 +21,10 @@ describe('autogluon CSV layout', () => {
     expect(items.every((i) => new Set(i.values.mask.data).size === 2)).toBe(true);
     const test = await drain(AutogluonCsv.main, AutogluonCsv.params.parse({ root, splits: ['test_Kvasir'] }));
     expect(schedule(test.items)).toEqual(['test_Kvasir:0', 'test_Kvasir:0!']);
+    // Each sample says who it is: the CSV row's image file, its stem as id, the image's size.
+    expect(test.items.map((i) => i.values.info)).toEqual(
+      [0, 1].map((i) => ({ id: `test_Kvasir_${i}`, file: join(root, `polyp/test_Kvasir/images/test_Kvasir_${i}.jpg`), width: 20, height: 14 })),
+    );
     await expect(drain(AutogluonCsv.main, AutogluonCsv.params.parse({ root, splits: ['test'] }))).rejects.toThrow(
       "no split 'test'; the data set has 'train' (4), 'val' (2), 'test_Kvasir' (2)",
     );

@@ -17,6 +17,10 @@ describe('ISIC 2017', () => {
     const { items } = await drain(Isic2017.main, Isic2017.params.parse({ root }));
     expect(items).toHaveLength(5);
     expect(items.every((i) => i.values.mask.data.some((v) => v === 1))).toBe(true);
+    const val = await drain(Isic2017.main, Isic2017.params.parse({ root, splits: ['val'] }));
+    expect(val.items.map((i) => i.values.info)).toEqual(
+      ['ISIC_0000003', 'ISIC_0000004'].map((id) => ({ id, file: join(root, 'ISIC-2017_Validation_Data', `${id}.jpg`), width: 22, height: 18 })),
+    );
   });
 
   it("reads AutoGluon's copy (train/ISIC-2017_Train + train/ISIC-2017_Training_Part1_GroundTruth)", async () => {
