@@ -104,7 +104,7 @@ export function convLoraBinary(options: ConvLoraBinaryOptions = {}): Graph {
     },
     inputs: { model: sam.out.model },
   });
-  const seg = g.add('segment', SamSemantic, { inputs: { model: adapted.out.model, images: batch.out.images } });
+  const seg = g.add('segment', SamSemantic, { params: { maskTokens: 1 }, inputs: { model: adapted.out.model, images: batch.out.images } });
   const structure = g.add('structure', StructureLoss, { inputs: { logits: seg.out.logits, masks: batch.out.masks } });
   const total = g.add('loss', WeightedSum, { inputs: { loss0: structure.out.loss, moe: seg.out.aux } });
   g.add('optimizer', Adam, { params: { lr: options.lr ?? 3e-3, weightDecay: 1e-4, clipNorm: 1 }, inputs: { loss: total.out.loss } });

@@ -13,14 +13,20 @@ export function registerPeftReport(program: Command): void {
     .option('--rank <r>', 'LoRA / Conv-LoRA rank or adapter bottleneck', (v) => Number(v))
     .option('--experts <n>', 'Conv-LoRA experts', (v) => Number(v))
     .option('--no-train-decoder', 'keep the mask decoder frozen')
+    .option(
+      '--mask-tokens <n>',
+      "mask tokens the decoder runs and trains, the checkpoint's first (default 1: Conv-LoRA's binary decoder, token 0 and hypernetwork MLP 0; num_multimask_outputs + 1 = SAM's whole decoder)",
+      (v) => Number(v),
+    )
     .option('--json', 'print the report as JSON')
-    .action((opts: { arch: string; method: string; rank?: number; experts?: number; trainDecoder: boolean; json?: boolean }) => {
+    .action((opts: { arch: string; method: string; rank?: number; experts?: number; trainDecoder: boolean; maskTokens?: number; json?: boolean }) => {
       const adapter = parseAdapterConfig(
         {
           method: opts.method,
           trainDecoder: opts.trainDecoder,
           ...(opts.rank !== undefined ? { rank: opts.rank } : {}),
           ...(opts.experts !== undefined ? { experts: opts.experts } : {}),
+          ...(opts.maskTokens !== undefined ? { maskTokens: opts.maskTokens } : {}),
         },
         'peft-report',
       );

@@ -16,6 +16,27 @@ describe('samflow peft-report', () => {
     expect(report.groups.find((g) => g.name === 'conv-lora adapters')!.parameters).toBe(514_560);
   });
 
+  it('counts the official 1-token decoder by default: 3,505,536 decoder parameters train at vit_b', async () => {
+    expect(await samflow('peft-report', '--arch', 'vit_b', '--method', 'conv-lora')).toBe(0);
+    expect(output.out).toContain('mask decoder               4,058,340 params,   3,505,536 trainable');
+    expect(output.out).toContain('trainable params: 3,624,768 || all params: 93,854,960');
+  });
+
+  it.each(['lora', 'conv-lora', 'decoder-only', 'adapter', 'ssf', 'vpt', 'bitfit'])('%s trains the 1-token decoder: 3,505,536 at vit_b', async (method) => {
+    expect(await samflow('peft-report', '--arch', 'vit_b', '--method', method, '--json')).toBe(0);
+    const report = JSON.parse(output.out) as { groups: { name: string; trainable: number }[] };
+    expect(report.groups.find((g) => g.name === 'mask decoder')!.trainable).toBe(3_505_536);
+  });
+
+  it('--mask-tokens 4 counts SAM\'s whole decoder (all but the IoU head), and a count the decoder lacks is an error', async () => {
+    expect(await samflow('peft-report', '--arch', 'vit_b', '--method', 'conv-lora', '--mask-tokens', '4', '--json')).toBe(0);
+    const report = JSON.parse(output.out) as { groups: { name: string; trainable: number }[]; trainable: number };
+    expect(report.groups.find((g) => g.name === 'mask decoder')!.trainable).toBe(3_925_728);
+    expect(report.trainable).toBe(3_925_728 + 119_232);
+    expect(await samflow('peft-report', '--arch', 'vit_b', '--method', 'conv-lora', '--mask-tokens', '5')).toBe(1);
+    expect(output.err).toContain('5 mask tokens, but the decoder has 1..4 (num_multimask_outputs + 1)');
+  });
+
   it('names a bad method', async () => {
     expect(await samflow('peft-report', '--arch', 'vit_b', '--method', 'prefix')).toBe(1);
     expect(output.err).toMatch(/peft-report: 'method': Invalid option: expected one of "lora"\|"conv-lora"/);

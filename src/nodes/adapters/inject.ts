@@ -3,6 +3,7 @@
  * base parameters it trains into variables, and returns the report of what trains.
  */
 import type { InjectedAdapter, SamModel } from '../sam/model.ts';
+import { MASK_TOKENS, trainFirstMaskTokens } from '../sam/mask-tokens.ts';
 import { makeTrainable } from '../sam/model.ts';
 import type { AdapterConfig } from './config.ts';
 import { injectConvLora } from './conv-lora/inject.ts';
@@ -32,7 +33,9 @@ export function injectAdapter(model: SamModel, a: AdapterConfig): ParameterRepor
   const injector = injectors.get(a.method);
   if (injector) model.adapters.push(injector(model, a));
   else if (!['decoder-only', 'bitfit', 'full'].includes(a.method)) throw new Error(`adapter method '${a.method}' has no injector registered`);
-  makeTrainable(model, unfrozenKeys(model.config, a));
+  const keys = unfrozenKeys(model.config, a);
+  makeTrainable(model, keys.filter((k) => k !== MASK_TOKENS));
+  if (keys.includes(MASK_TOKENS)) trainFirstMaskTokens(model, a.maskTokens);
   const report = parameterReport(model.config, a);
   // The formula and the live model must agree; if they drift, the report would lie.
   const live = model.adapters.reduce((n, ad) => n + [...ad.weights.values()].reduce((m, w) => m + w.size, 0), 0) + [...model.unfrozen.values()].reduce((n, v) => n + v.size, 0);

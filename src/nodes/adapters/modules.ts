@@ -42,7 +42,18 @@ export function targetLinears(c: SamConfig, a: AdapterConfig): LinearModule[] {
   return chosen;
 }
 
-/** Mask-decoder parameters a method trains when `trainDecoder` is on. */
+/** A hypernetwork MLP of a mask token past the first `maskTokens`: the decoder never runs it, so it never trains. */
+export function isUnusedMaskTokenKey(key: string, maskTokens: number): boolean {
+  const m = /^mask_decoder\.output_hypernetworks_mlps\.(\d+)\./.exec(key);
+  return m !== null && Number(m[1]) >= maskTokens;
+}
+
+/**
+ * Mask-decoder parameters a method trains when `trainDecoder` is on. The mask-token table is one
+ * of them, but only its first `maskTokens` rows train (see sam/mask-tokens.ts).
+ */
 export function decoderKeys(c: SamConfig, a: AdapterConfig): string[] {
-  return [...officialShapes(c).keys()].filter((k) => k.startsWith('mask_decoder.') && !(a.freezeIouHead && k.startsWith('mask_decoder.iou_prediction_head.')));
+  return [...officialShapes(c).keys()].filter(
+    (k) => k.startsWith('mask_decoder.') && !(a.freezeIouHead && k.startsWith('mask_decoder.iou_prediction_head.')) && !isUnusedMaskTokenKey(k, a.maskTokens),
+  );
 }

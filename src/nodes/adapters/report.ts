@@ -1,12 +1,15 @@
 /**
  * The trainable-parameter report, like PEFT's print_trainable_parameters but per group, computed
  * from the config alone (no weights), so `samflow peft-report` works for vit_h on any machine.
+ * Totals count the whole SAM checkpoint; of the decoder, only the first `maskTokens` mask tokens
+ * and their hypernetwork MLPs can train (the official 1-token decoder drops the others).
  */
 import type { SamConfig } from '../sam/config.ts';
+import { checkMaskTokens, MASK_TOKENS } from '../sam/mask-tokens.ts';
 import { officialShapes } from '../sam/params.ts';
 import type { AdapterConfig } from './config.ts';
 import { houlsbyTargets } from './houlsby/inject.ts';
-import { decoderKeys, targetLinears } from './modules.ts';
+import { decoderKeys, isUnusedMaskTokenKey, targetLinears } from './modules.ts';
 import { ssfTargets } from './ssf/inject.ts';
 import { vptBlocks } from './vpt/inject.ts';
 
@@ -50,10 +53,11 @@ function adapterParameters(c: SamConfig, a: AdapterConfig): number {
   }
 }
 
-/** Base parameters a method makes trainable. */
+/** Base parameters a method makes trainable (of the mask-token table, only the first `maskTokens` rows). */
 export function unfrozenKeys(c: SamConfig, a: AdapterConfig): string[] {
+  checkMaskTokens(c, a.maskTokens, 'adapter config maskTokens');
   const keys = new Set<string>();
-  if (a.method === 'full') for (const k of officialShapes(c).keys()) keys.add(k);
+  if (a.method === 'full') for (const k of officialShapes(c).keys()) if (!isUnusedMaskTokenKey(k, a.maskTokens)) keys.add(k);
   if (a.method === 'bitfit') for (const k of officialShapes(c).keys()) if (k.startsWith('image_encoder.') && k.endsWith('.bias')) keys.add(k);
   if (a.trainDecoder || a.method === 'decoder-only') for (const k of decoderKeys(c, a)) keys.add(k);
   return [...keys];
@@ -69,7 +73,7 @@ export function parameterReport(c: SamConfig, a: AdapterConfig): ParameterReport
     for (const [key, shape] of shapes) {
       if (!key.startsWith(prefix)) continue;
       parameters += size(shape);
-      if (unfrozen.has(key)) trainable += size(shape);
+      if (unfrozen.has(key)) trainable += key === MASK_TOKENS ? a.maskTokens * shape[1]! : size(shape);
     }
     groups.push({ name, parameters, trainable });
   }

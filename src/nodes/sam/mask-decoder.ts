@@ -2,18 +2,24 @@
  * SAM's mask decoder (segment_anything/modeling/mask_decoder.py): IoU and mask tokens run
  * through the two-way transformer with the prompt tokens; the image tokens are upscaled 4×
  * and each mask token's hypernetwork MLP turns them into that token's mask logits.
+ *
+ * It can run only the first k mask tokens: the official decoder built with k tokens and loaded
+ * with the checkpoint's tokens and MLPs 0..k-1 (k = 1 is Conv-LoRA's binary decoder, whose
+ * token attention sees the IoU token and one mask token). That is a different function from
+ * running all tokens and keeping mask 0, since the tokens attend to each other.
  */
 import * as tf from '@tensorflow/tfjs';
 import { gridSize, type SamConfig } from './config.ts';
 import { gelu } from '../tensor/fused.ts';
+import { checkMaskTokens, firstMaskTokens, maskTokenCount } from './mask-tokens.ts';
 import { bmm, convTranspose2x2, layerNorm, mlp, param } from './ops.ts';
 import type { SamParams } from './params.ts';
 import { twoWayTransformer } from './transformer.ts';
 
 export interface MaskDecoderOutput {
-  /** Logits of every mask token, [B, num_multimask_outputs + 1, 4·grid, 4·grid]. */
+  /** Logits of every mask token run, [B, maskTokens, 4·grid, 4·grid] (all: num_multimask_outputs + 1). */
   readonly masks: tf.Tensor4D;
-  /** Predicted IoU of every mask token, [B, num_multimask_outputs + 1]. */
+  /** Predicted IoU of every mask token run, [B, maskTokens]: the IoU head's first outputs. */
   readonly iou: tf.Tensor2D;
 }
 
@@ -27,7 +33,8 @@ export function upscaleEmbeddings(src: tf.Tensor4D, params: SamParams): tf.Tenso
 
 /**
  * image embeddings [B or 1, g, g, C] and positional encoding [1, g, g, C], prompt embeddings
- * sparse [B, N, C] and dense [B, g, g, C] -> masks and IoU for all mask tokens.
+ * sparse [B, N, C] and dense [B, g, g, C] -> masks and IoU for the first `maskTokens` mask tokens
+ * (default: all of them, SAM's decoder).
  */
 export function maskDecoder(
   imageEmbeddings: tf.Tensor4D,
@@ -36,13 +43,15 @@ export function maskDecoder(
   dense: tf.Tensor4D,
   params: SamParams,
   c: SamConfig,
+  maskTokens = maskTokenCount(c),
 ): MaskDecoderOutput {
+  checkMaskTokens(c, maskTokens, 'mask decoder');
   const e = c.prompt_embed_dim;
   const g = gridSize(c);
-  const t = c.num_multimask_outputs + 1;
+  const t = maskTokens;
   const b = sparse.shape[0];
   // Concatenate output tokens: [iou token, mask tokens] ahead of the prompt tokens.
-  const outputTokens = tf.concat([param(params, 'mask_decoder.iou_token.weight'), param(params, 'mask_decoder.mask_tokens.weight')], 0);
+  const outputTokens = tf.concat([param(params, 'mask_decoder.iou_token.weight'), firstMaskTokens(params, t)], 0);
   const tokens = tf.concat([tf.broadcastTo(outputTokens.expandDims(0), [b, 1 + t, e]), sparse], 1) as tf.Tensor3D;
   // One image embedding may serve several prompt sets.
   const embeddings = imageEmbeddings.shape[0] === b ? imageEmbeddings : tf.broadcastTo(imageEmbeddings, [b, g, g, e]);
@@ -60,13 +69,16 @@ export function maskDecoder(
     1,
   ) as tf.Tensor3D; // [B, t, C/8]
   const masks = bmm(hyper, upscaled.reshape([b, uh * uw, uc]).transpose([0, 2, 1])).reshape([b, t, uh, uw]) as tf.Tensor4D;
-  const iou = mlp(iouTokenOut, params, 'mask_decoder.iou_prediction_head', c.iou_head_depth) as tf.Tensor2D;
+  // The IoU head keeps its official width (the rebuilt official decoder keeps it too); output i scores token i.
+  const iouAll = mlp(iouTokenOut, params, 'mask_decoder.iou_prediction_head', c.iou_head_depth) as tf.Tensor2D;
+  const iou = t === iouAll.shape[1] ? iouAll : tf.slice(iouAll, [0, 0], [b, t]);
   return { masks, iou };
 }
 
 /** The official selection: tokens 1.. when multimask output is asked for, else token 0 alone. */
 export function selectMasks(out: MaskDecoderOutput, multimask: boolean): MaskDecoderOutput {
   const [b, t, h, w] = out.masks.shape;
+  if (multimask && t < 2) throw new Error(`multimask output takes mask tokens 1.., but the decoder ran ${t} mask token`);
   const [start, count] = multimask ? [1, t - 1] : [0, 1];
   return {
     masks: tf.slice(out.masks, [0, start, 0, 0], [b, count, h, w]),

@@ -1,8 +1,10 @@
 /**
  * `sam/semantic`: SAM as a promptless binary segmenter, as Conv-LoRA uses it (spec §2): images
  * scaled from [0, 1] with SAM's pixel statistics, no sparse prompts, the no-mask dense
- * embedding, mask token 0 as the output, bilinearly upsampled to the input size. Adapters'
- * auxiliary losses (Conv-LoRA's balance loss) come out on `aux`; expert usage goes out as events.
+ * embedding, a decoder running the first `maskTokens` mask tokens (1: the official Conv-LoRA
+ * decoder, num_mask_tokens = 1), mask token 0 as the output, bilinearly upsampled to the input
+ * size. Adapters' auxiliary losses (Conv-LoRA's balance loss) come out on `aux`; expert usage goes
+ * out as events.
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
@@ -11,18 +13,21 @@ import { ImageBatch, Loss, MaskLogits, MaskProbs, SamModelPort } from '../ports.
 import { mixSeed } from '../random.ts';
 import { imageEncoder } from './image-encoder.ts';
 import { maskDecoder } from './mask-decoder.ts';
+import { checkMaskTokens, trainedMaskTokens } from './mask-tokens.ts';
 import { densePositionalEncoding, promptEncoder } from './prompt-encoder.ts';
 import { normalizeAndPad } from './transforms.ts';
 
 export const SamSemantic = defineNode({
   kind: 'sam/semantic',
-  description: 'promptless SAM forward for binary segmentation (mask token 0, upsampled to the image size)',
+  description: 'promptless SAM forward for binary segmentation (mask token 0 of a 1-token decoder by default, upsampled to the image size)',
   placement: 'worker',
   inputs: { model: SamModelPort, images: ImageBatch },
   outputs: { logits: MaskLogits, probs: MaskProbs, aux: Loss },
-  params: z.object({}),
+  params: z.object({
+    maskTokens: z.number().int().positive().default(1).describe("mask tokens the decoder runs, the checkpoint's first: 1 is Conv-LoRA's binary decoder (IoU token + one mask token in the token attention), num_multimask_outputs + 1 SAM's whole decoder; must match adapters/inject's maskTokens"),
+  }),
   worker: {
-    create: (_p, ctx) => {
+    create: (p, ctx) => {
       // Expert usage is summed over a (split, epoch) group and reported once, at its end.
       let usage = new Map<string, Int32Array>();
       return {
@@ -32,11 +37,17 @@ export const SamSemantic = defineNode({
           if (h !== c.image_size || w !== c.image_size) {
             throw new Error(`images are ${h}x${w}, but the SAM config takes ${c.image_size}x${c.image_size}: resize to a square of image_size first (augment/resize-square)`);
           }
+          checkMaskTokens(c, p.maskTokens, `node '${ctx.node}' param 'maskTokens'`);
+          // Trained tokens that the forward does not run would be counted as trainable but never learn.
+          const trained = trainedMaskTokens(model);
+          if (trained !== undefined && trained !== p.maskTokens) {
+            throw new Error(`node '${ctx.node}' runs ${p.maskTokens} mask tokens (param 'maskTokens'), but the model's decoder trains ${trained} (adapters/inject maskTokens): set both to the same count`);
+          }
           const seed = mixSeed(ctx.seed, step.meta.epoch, step.meta.index);
           for (const adapter of model.adapters) adapter.beginStep?.(step.training, seed);
           const embeddings = imageEncoder(normalizeAndPad(tf.mul(images, 255) as tf.Tensor4D, c.image_size), model.params, c);
           const { sparse, dense } = promptEncoder({}, b, model.params, c);
-          const decoded = maskDecoder(embeddings, densePositionalEncoding(model.params, c), sparse, dense, model.params, c);
+          const decoded = maskDecoder(embeddings, densePositionalEncoding(model.params, c), sparse, dense, model.params, c, p.maskTokens);
           const [, , lh, lw] = decoded.masks.shape;
           const lowRes = tf.slice(decoded.masks, [0, 0, 0, 0], [b, 1, lh, lw]).reshape([b, lh, lw, 1]) as tf.Tensor4D;
           const logits = tf.image.resizeBilinear(lowRes, [h, w], false, true);

@@ -152,9 +152,14 @@ describe('PEFT baselines on a tiny SAM', () => {
     expect(lora.trainable).toBe(12 * 3 * (768 + 3 * 768)); // 110,592
     const conv = parameterReport(SAM_PRESETS.vit_b, parseAdapterConfig({ method: 'conv-lora', trainDecoder: false }));
     expect(conv.trainable).toBe(119_232); // spec §1.2: 9,936 per layer × 12
-    const full = parameterReport(SAM_PRESETS.vit_b, parseAdapterConfig({ method: 'full' }));
+    // With SAM's whole decoder (4 mask tokens) full fine-tuning trains everything.
+    const full = parameterReport(SAM_PRESETS.vit_b, parseAdapterConfig({ method: 'full', maskTokens: 4 }));
     expect(full.percent).toBe(100);
     // by hand: encoder 89,670,912 + prompt encoder 6,476 + decoder 4,058,340
     expect(full.total).toBe(93_735_728);
+    // The 1-token decoder never runs mask tokens 1..3 nor their MLPs (3 x 139,808 + 3 x 256), so they never train.
+    const fullOneToken = parameterReport(SAM_PRESETS.vit_b, parseAdapterConfig({ method: 'full' }));
+    expect(fullOneToken.total).toBe(93_735_728);
+    expect(fullOneToken.trainable).toBe(93_735_728 - 3 * 139_808 - 3 * 256);
   });
 });

@@ -31,7 +31,7 @@ describe('SAM worker nodes', () => {
 
   it('sam/semantic refuses images that are not image_size squares, saying what to do', async () => {
     const sam = await SamModelNode.worker.create(SamModelNode.params.parse({ arch: tinyConfig() }), ctx('sam'));
-    const seg = await SamSemantic.worker.create({}, ctx('segment'));
+    const seg = await SamSemantic.worker.create(SamSemantic.params.parse({}), ctx('segment'));
     const { model } = sam.forward({}, step());
     expect(() => seg.forward({ model, images: tf.zeros([1, 48, 64, 3]) as tf.Tensor4D }, step())).toThrow(
       'images are 48x64, but the SAM config takes 64x64: resize to a square of image_size first (augment/resize-square)',
