@@ -4,11 +4,17 @@
  * ids with -1 for ignored pixels (BatchLabels), or class ids, NHW1 float32 depth and NHW3
  * float32 normals (BatchMultiTask). A batch never spans two (split, epoch) groups: it is cut
  * short at a group's end, so metrics see whole groups.
+ *
+ * A value made before a regrouping node cannot be read after it (compile.ts), so Batch also
+ * carries what later stages need of each sample's original: its SampleInfo (`infos`) and its
+ * mask at the original size (`originals`), as lists in batch order. BatchImages batches images
+ * alone (prediction). A batch's `meta.index` is its first item's index, so a resumed run that
+ * starts partway numbers batches, and so derives per-batch seeds, as an uninterrupted one.
  */
 import { Observable, type OperatorFunction } from 'rxjs';
 import { z } from 'zod';
 import type { Item } from '../../graph/node.ts';
-import { defineNode } from '../../graph/node.ts';
+import { defineNode, optional } from '../../graph/node.ts';
 import { tensorData, type TensorData } from '../../graph/port.ts';
 import {
   BinaryMask,
@@ -20,15 +26,18 @@ import {
   LabelBatch,
   LabelMap,
   MaskBatch,
+  MaskList,
   NormalBatch,
   NormalMap,
+  SampleInfo,
+  SampleInfos,
   type FloatImage,
   type RawImage,
 } from '../ports.ts';
 
-type Sample = { image: RawImage; mask: RawImage };
+type Sample = { image: RawImage; mask: RawImage; info?: SampleInfo | undefined; original?: RawImage | undefined };
 
-export function collate(samples: readonly Sample[]): { images: TensorData; masks: TensorData } {
+export function collate(samples: readonly Sample[]): { images: TensorData; masks: TensorData; infos: SampleInfo[]; originals: RawImage[] } {
   const images = collateImages(samples.map((s) => s.image));
   const [, height, width] = images.shape as [number, number, number, number];
   const masks = new Float32Array(samples.length * width * height);
@@ -36,7 +45,28 @@ export function collate(samples: readonly Sample[]): { images: TensorData; masks
     checkPlane(mask, 'mask', b, width, height, 1);
     binaryInto(masks, b * width * height, mask.data);
   });
-  return { images, masks: tensorData(masks, [samples.length, height, width, 1]) };
+  const originals = carried(samples, 'original');
+  originals.forEach((plane, b) => {
+    if (plane.channels !== 1 || plane.data.length !== plane.width * plane.height) {
+      throw new Error(`original mask ${b} of the batch is ${plane.width}x${plane.height}x${plane.channels} with ${plane.data.length} values; expected a one-channel binary mask (HW1)`);
+    }
+  });
+  return { images, masks: tensorData(masks, [samples.length, height, width, 1]), infos: carried(samples, 'info'), originals };
+}
+
+/**
+ * The values of an optional input, in batch order: none when the port is not connected, one
+ * per sample when it is (a sample without one is an error, not a list that drifts out of step).
+ */
+export function carried<S, K extends keyof S & string>(samples: readonly S[], key: K): NonNullable<S[K]>[] {
+  const values = samples.map((s) => s[key]);
+  const present = values.filter((v): v is NonNullable<S[K]> => v !== undefined && v !== null);
+  if (present.length === 0) return [];
+  if (present.length !== values.length) {
+    const missing = values.findIndex((v) => v === undefined);
+    throw new Error(`sample ${missing} of the batch has no '${key}' while others have one; expected every sample of a batch to carry it`);
+  }
+  return present;
 }
 
 /** dst[offset + i] = src[i] / 255 (a native widening copy, then one monomorphic pass). */
@@ -120,20 +150,21 @@ export function collateMultiTask(samples: readonly MultiTaskSample[]): { images:
 
 /**
  * Groups items into batches of `size` with `collate`, cutting a batch short at a group's end
- * or when the (split, epoch) changes; a batch's weight is the sum of its items' weights.
+ * or when the (split, epoch) changes; a batch's weight is the sum of its items' weights and its
+ * index its first item's index.
  */
 export function groupedBatches<S, O>(size: number, collate: (samples: S[]) => O): OperatorFunction<Item<S>, Item<O>> {
   return (input) =>
     new Observable<Item<O>>((subscriber) => {
       let pending: Item<S>[] = [];
-      let batches = 0;
       const flush = () => {
         if (!pending.length) return;
         const group = pending;
         pending = [];
         const last = group.at(-1)!.meta;
+        // The first item's index, not a batch counter: the same whichever item a run starts at.
         subscriber.next({
-          meta: { index: batches++, split: last.split, epoch: last.epoch, groupEnd: last.groupEnd },
+          meta: { index: group[0]!.meta.index, split: last.split, epoch: last.epoch, groupEnd: last.groupEnd },
           weight: group.reduce((sum, item) => sum + item.weight, 0),
           values: collate(group.map((item) => item.values)),
         });
@@ -166,15 +197,33 @@ const BatchParams = z.object({ size: z.number().int().min(1).default(8).describe
 
 export const Batch = defineNode({
   kind: 'data/batch',
-  description: 'collate image/mask samples into float32 NHWC batches (never across split or epoch)',
+  description: 'collate image/mask samples into float32 NHWC batches (never across split or epoch), carrying sample infos and original masks through',
   placement: 'main',
-  inputs: { image: Image, mask: BinaryMask },
-  outputs: { images: ImageBatch, masks: MaskBatch },
+  inputs: { image: Image, mask: BinaryMask, info: optional(SampleInfo), original: optional(BinaryMask) },
+  outputs: { images: ImageBatch, masks: MaskBatch, infos: SampleInfos, originals: MaskList },
   params: BatchParams,
   main: {
     type: 'operator',
     itemsPerOutput: (p) => p.size,
     create: (p) => groupedBatches(p.size, collate),
+  },
+});
+
+export function collateImageSamples(samples: readonly { image: RawImage; info?: SampleInfo | undefined }[]): { images: TensorData; infos: SampleInfo[] } {
+  return { images: collateImages(samples.map((s) => s.image)), infos: carried(samples, 'info') };
+}
+
+export const BatchImages = defineNode({
+  kind: 'data/batch-images',
+  description: 'collate images alone into float32 NHWC batches with their sample infos (prediction), never across split or epoch',
+  placement: 'main',
+  inputs: { image: Image, info: optional(SampleInfo) },
+  outputs: { images: ImageBatch, infos: SampleInfos },
+  params: BatchParams,
+  main: {
+    type: 'operator',
+    itemsPerOutput: (p) => p.size,
+    create: (p) => groupedBatches(p.size, collateImageSamples),
   },
 });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { from, lastValueFrom, toArray } from 'rxjs';
-import { Batch, BatchMultiTask, collate, collateLabelSamples, collateMultiTask } from '../../../src/nodes/data/batch.ts';
-import type { RawImage } from '../../../src/nodes/ports.ts';
+import { Batch, BatchImages, BatchMultiTask, collate, collateLabelSamples, collateMultiTask } from '../../../src/nodes/data/batch.ts';
+import type { RawImage, SampleInfo } from '../../../src/nodes/ports.ts';
 
 const img = (w: number, h: number, fill: number): RawImage => ({ width: w, height: h, channels: 3, data: new Uint8Array(w * h * 3).fill(fill) });
 const msk = (w: number, h: number, fill: number): RawImage => ({ width: w, height: h, channels: 1, data: new Uint8Array(w * h).fill(fill) });
@@ -38,7 +38,54 @@ describe('batch', () => {
       ['val', 2, 2, false],
       ['val', 1, 1, true],
     ]);
-    expect(out.map((b) => b.meta.index)).toEqual([0, 1, 2, 3, 4]);
+    // A batch's index is its first item's: seeds derived from it do not depend on where a run started.
+    expect(out.map((b) => b.meta.index)).toEqual([0, 2, 4, 5, 7]);
+  });
+
+  it('a run resumed partway numbers its batches as an uninterrupted run does', async () => {
+    const indices = async (start: number) => {
+      const operator = Batch.main.create({ size: 3 }, { node: 'batch', kind: Batch.kind, seed: 0, emit: () => undefined, release: () => undefined });
+      const items = Array.from({ length: 12 - start }, (_, k) => start + k).map((index) => ({
+        meta: { index, split: 'train', epoch: 0, groupEnd: index === 11 },
+        weight: 1,
+        values: { image: img(1, 1, 0), mask: msk(1, 1, 0) },
+      }));
+      return (await lastValueFrom(from(items).pipe(operator, toArray()))).map((b) => b.meta.index);
+    };
+    expect(await indices(0)).toEqual([0, 3, 6, 9]);
+    expect(await indices(6)).toEqual([6, 9]);
+  });
+
+  const info = (id: string, width: number, height: number): SampleInfo => ({ id, file: `/data/${id}.jpg`, width, height });
+
+  it('carries sample infos and original masks through, in batch order; empty lists when not connected', async () => {
+    const originals = [msk(5, 3, 1), msk(2, 7, 0)];
+    const out = collate([
+      { image: img(2, 2, 0), mask: msk(2, 2, 1), info: info('a', 5, 3), original: originals[0] },
+      { image: img(2, 2, 0), mask: msk(2, 2, 0), info: info('b', 2, 7), original: originals[1] },
+    ]);
+    expect(out.infos).toEqual([info('a', 5, 3), info('b', 2, 7)]);
+    expect(out.originals).toEqual(originals);
+    expect(out.originals[0]).toBe(originals[0]); // no copy: the mask is read-only from here on
+    const bare = collate([{ image: img(2, 2, 0), mask: msk(2, 2, 1) }]);
+    expect([bare.infos, bare.originals]).toEqual([[], []]);
+    expect(() => collate([{ image: img(1, 1, 0), mask: msk(1, 1, 0), info: info('a', 1, 1) }, { image: img(1, 1, 0), mask: msk(1, 1, 0) }])).toThrow(
+      "sample 1 of the batch has no 'info' while others have one",
+    );
+    expect(() => collate([{ image: img(1, 1, 0), mask: msk(1, 1, 0), original: img(1, 1, 0) }])).toThrow(
+      'original mask 0 of the batch is 1x1x3 with 3 values; expected a one-channel binary mask (HW1)',
+    );
+  });
+
+  it('data/batch-images batches images with their infos, cut at group ends', async () => {
+    const operator = BatchImages.main.create({ size: 2 }, { node: 'b', kind: BatchImages.kind, seed: 0, emit: () => undefined, release: () => undefined });
+    const items = [0, 1, 2].map((index) => ({ meta: { index, split: 'predict', epoch: 0, groupEnd: index === 2 }, weight: 1, values: { image: img(3, 2, 255), info: info(`p${index}`, 30, 20) } }));
+    const out = await lastValueFrom(from(items).pipe(operator, toArray()));
+    expect(out.map((b) => [b.meta.index, b.values.images.shape, b.values.infos.map((i) => i.id), b.meta.groupEnd])).toEqual([
+      [0, [2, 2, 3, 3], ['p0', 'p1'], false],
+      [2, [1, 2, 3, 3], ['p2'], true],
+    ]);
+    expect(out[0]!.values.images.data.every((v) => v === 1)).toBe(true);
   });
 });
 
