@@ -11,17 +11,47 @@
  * ```ts
  * const pool = MetricPool.shared();
  * const scores = await pool.score({ width, height, pred, gt }, ['sm', 'em', 'wfm']);
+ * // A 64x64 probability map scored against its 622x529 ground truth, resized in the pool thread:
+ * await pool.score({ width: 622, height: 529, pred: probs64, gt }, ['iou'], { predSize: { width: 64, height: 64 } });
  * ```
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { checkBinaryImage, type BinaryImage } from './binary-image.ts';
+import { checkBinaryImage, type BinaryImage, type PixelArray } from './binary-image.ts';
 import type { BinaryMetricName, BinaryScores } from './binary-metrics.ts';
 
 export interface PoolRequest {
   readonly id: number;
+  /** With `predSize`, `image.pred` is a float32 map of that size, resized bilinearly to the ground truth's size before scoring. */
   readonly image: BinaryImage;
   readonly names: readonly BinaryMetricName[];
+  readonly predSize?: { readonly width: number; readonly height: number };
+}
+
+export interface ScoreOptions {
+  /** Move the image's buffers to the pool thread instead of copying them (see `score`). */
+  readonly transfer?: boolean;
+  /**
+   * The prediction's own size when it differs from the ground truth's (`image.width` x
+   * `image.height`): it is resized to the ground truth's size (resizeBilinear, PyTorch's
+   * bilinear, align_corners=False) in the pool thread, before scoring. Needs float32 `pred`.
+   */
+  readonly predSize?: { readonly width: number; readonly height: number };
+}
+
+/** Throws unless `pred` holds a predSize map and `gt` a width x height one. */
+function checkResizedImage(image: BinaryImage, predSize: { width: number; height: number }): void {
+  const { width, height } = predSize;
+  const positive = (w: number, h: number) => Number.isInteger(w) && Number.isInteger(h) && w >= 1 && h >= 1;
+  if (!positive(width, height)) throw new Error(`image: predSize must be positive integers, got ${width}x${height}`);
+  if (!positive(image.width, image.height)) throw new Error(`image: width and height must be positive integers, got ${image.width}x${image.height}`);
+  if (!(image.pred instanceof Float32Array)) throw new Error('image: a prediction to resize must be a Float32Array');
+  if (image.gt.length !== image.width * image.height) {
+    throw new Error(`image: ground truth holds ${image.gt.length} values; a ${image.width}x${image.height} image needs ${image.width * image.height}`);
+  }
+  if (image.pred.length !== width * height) {
+    throw new Error(`image: prediction holds ${image.pred.length} values; its predSize ${width}x${height} needs ${width * height}`);
+  }
 }
 
 export type PoolReply = { readonly id: number; readonly ok: true; readonly scores: BinaryScores } | { readonly id: number; readonly ok: false; readonly error: string };
@@ -78,22 +108,24 @@ export class MetricPool {
    * unless `transfer` is set and each array spans its whole buffer: then the buffers move to
    * the pool thread and are detached here.
    */
-  score(image: BinaryImage, names: readonly BinaryMetricName[], options: { transfer?: boolean } = {}): Promise<BinaryScores> {
+  score(image: BinaryImage, names: readonly BinaryMetricName[], options: ScoreOptions = {}): Promise<BinaryScores> {
     if (this.closed) return Promise.reject(new Error('MetricPool: the pool was closed'));
     if (this.failure) return Promise.reject(this.failure);
+    const predSize = options.predSize && { width: options.predSize.width, height: options.predSize.height };
     try {
-      checkBinaryImage(image);
+      if (predSize) checkResizedImage(image, predSize);
+      else checkBinaryImage(image);
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    const owns = (a: BinaryImage['pred']) => a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
+    const owns = (a: PixelArray) => a.byteOffset === 0 && a.byteLength === a.buffer.byteLength;
     const own =
       options.transfer && owns(image.pred) && owns(image.gt)
         ? image
         : { width: image.width, height: image.height, pred: image.pred.slice(), gt: image.gt.slice() };
     const transfer = [...new Set([own.pred.buffer as ArrayBuffer, own.gt.buffer as ArrayBuffer])];
     return new Promise<BinaryScores>((resolve, reject) => {
-      this.queue.push({ request: { id: this.nextId++, image: own, names }, transfer, resolve, reject });
+      this.queue.push({ request: { id: this.nextId++, image: own, names, ...(predSize ? { predSize } : {}) }, transfer, resolve, reject });
       this.dispatch();
     });
   }
