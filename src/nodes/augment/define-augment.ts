@@ -1,7 +1,8 @@
 /**
- * Defines one augmentation for the three kinds of sample, as three node kinds that share its
- * plan: `augment/NAME` (image + binary mask), `augment/NAME/labels` (image + class ids) and
- * `augment/NAME/multi-task` (image + class ids + depth + normals). The plan is drawn once per
+ * Defines one augmentation for the four kinds of sample, as four node kinds that share its
+ * plan: `augment/NAME` (image + binary mask), `augment/NAME/labels` (image + class ids),
+ * `augment/NAME/multi-task` (image + class ids + depth + normals) and `augment/NAME/image` (an
+ * image alone: prediction, where there is no target). The plan is drawn once per
  * item from a seed (node seed, epoch, item index) and applied to every plane by
  * `applyGeometry`, so image and targets always get the same geometry.
  *
@@ -19,6 +20,7 @@ import { BinaryMask, DepthMap, Image, LabelMap, NormalMap, type RawImage } from 
 import { mixSeed, mulberry32 } from '../random.ts';
 import { applyGeometry, type GeometryOp, type Planes } from './geometry.ts';
 
+export const IMAGE_SAMPLE = { image: Image } as const;
 export const BINARY_SAMPLE = { image: Image, mask: BinaryMask } as const;
 export const LABEL_SAMPLE = { image: Image, label: LabelMap } as const;
 export const MULTI_TASK_SAMPLE = { image: Image, label: LabelMap, depth: DepthMap, normal: NormalMap } as const;
@@ -88,6 +90,15 @@ export function defineAugment<const N extends string, S extends z.ZodType>(spec:
       outputs: MULTI_TASK_SAMPLE,
       params: spec.params,
       main: behaviour<S, Required<Omit<Planes, 'mask'>>>(spec),
+    }),
+    image: defineNode({
+      kind: `augment/${spec.name}/image`,
+      description: `${spec.description}${which}: an image alone`,
+      placement: 'main',
+      inputs: IMAGE_SAMPLE,
+      outputs: IMAGE_SAMPLE,
+      params: spec.params,
+      main: behaviour<S, { image: RawImage }>(spec),
     }),
   };
 }

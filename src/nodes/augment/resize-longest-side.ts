@@ -25,6 +25,7 @@ export const {
   binary: ResizeLongestSide,
   labels: ResizeLongestSideLabels,
   multiTask: ResizeLongestSideMultiTask,
+  image: ResizeLongestSideImage,
 } = defineAugment({
   name: 'resize-longest-side',
   description: "resize the longest side to size and pad to a square (SAM's input)",

@@ -9,6 +9,7 @@ export const {
   binary: ResizeSquare,
   labels: ResizeSquareLabels,
   multiTask: ResizeSquareMultiTask,
+  image: ResizeSquareImage,
 } = defineAugment({
   name: 'resize-square',
   description: 'resize to a size x size square, aspect not kept (AutoGluon / Conv-LoRA)',

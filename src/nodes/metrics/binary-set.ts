@@ -9,7 +9,8 @@
  * truth's own resolution, as the benchmarks do: the network's probability map (e.g. 64x64 or
  * 1024x1024) is resized to the original mask's size with PyTorch's bilinear
  * (align_corners=False, resize-bilinear.ts), in the pool thread; `masks` is then only checked
- * for its batch size.
+ * for its batch size. The map must cover the whole image (ResizeSquare's geometry, not a padded
+ * ResizeLongestSide input).
  */
 import { z } from 'zod';
 import { defineNode, optional } from '../../graph/node.ts';
