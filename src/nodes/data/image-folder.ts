@@ -87,12 +87,15 @@ export const ImageFolder = defineNode({
         return undefined; // create() reports the problem with its full message
       }
     },
+    // A resumed prediction run starts at file `ctx.skip` without decoding the ones before it.
+    resumable: true,
     async *create(params, ctx): AsyncGenerator<Emission<{ image: RawImage; info: SampleInfo }>> {
       const { files, unsupported } = listImageFolder(params.root);
       if (unsupported.length) {
         ctx.emit({ type: 'warning', message: `${params.root}: left out ${countByType(unsupported)} (${SUPPORTED})` });
       }
-      for (const [i, file] of files.entries()) {
+      for (let i = ctx.skip ?? 0; i < files.length; i++) {
+        const file = files[i]!;
         let image: RawImage;
         try {
           image = await decodeImage(file);

@@ -25,6 +25,17 @@ describe('data/image-folder', () => {
     for (const { values } of items) expect([values.image.width, values.image.height, values.image.channels]).toEqual([values.info.width, values.info.height, 3]);
   });
 
+  it('a resumed run starts at file ctx.skip, decoding none before it', async () => {
+    const root = tempDir();
+    for (const name of ['a', 'b', 'c']) await writeRaster(join(root, `${name}.png`), rectSample(8, 8, 0).image);
+    writeFileSync(join(root, 'a.png'), 'no longer an image: a resumed run must not decode it');
+    expect(ImageFolder.main.resumable).toBe(true);
+    const made = ImageFolder.main.create(params(root), { node: 'images', kind: ImageFolder.kind, seed: 0, emit: () => undefined, skip: 1 });
+    const items = [];
+    for await (const item of made) items.push(item);
+    expect(items.map((i) => [i.values.info.id, i.meta!.groupEnd])).toEqual([['b', false], ['c', true]]);
+  });
+
   it('does not read sub-folders, and leaves unsupported files out with a warning', async () => {
     const root = tempDir();
     await writeRaster(join(root, 'x.png'), rectSample(8, 8, 0).image);
