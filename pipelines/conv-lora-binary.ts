@@ -1,9 +1,9 @@
 /**
  * Conv-LoRA for binary segmentation, the method's main job (spec ../shared/specs/conv-lora.md):
  * images resized to SAM's square input and flipped on the main thread; in the worker a SAM model
- * with Conv-LoRA injected into every block's qkv, run without prompts, the structure loss plus
- * the MoE balance loss, and Adam over the adapters and the mask decoder; the Conv-LoRA benchmark
- * metrics on the validation split.
+ * with Conv-LoRA injected into every block's qkv, run without prompts (one mask token, as the
+ * official code rebuilds the decoder), the structure loss plus the MoE balance loss, and AdamW
+ * over the adapters and the mask decoder; the Conv-LoRA benchmark metrics on the validation split.
  *
  * Without `checkpoint` the SAM weights are random (seeded): the built-in default then shows the
  * machinery end to end on a small SAM-architecture model; with real weights and data it is the
@@ -16,6 +16,7 @@ import { RandomFlip } from '../src/nodes/augment/random-flip.ts';
 import { ResizeSquare } from '../src/nodes/augment/resize-square.ts';
 import { AutogluonCsv } from '../src/nodes/data/autogluon-csv.ts';
 import { Batch } from '../src/nodes/data/batch.ts';
+import { planSplits, ReaderParams } from '../src/nodes/data/dataset-source.ts';
 import { detectLayout } from '../src/nodes/data/detect-layout.ts';
 import { Isic2017 } from '../src/nodes/data/isic2017.ts';
 import { PairedFolders } from '../src/nodes/data/paired-folders.ts';
@@ -23,10 +24,11 @@ import { SyntheticShapes } from '../src/nodes/data/synthetic-shapes.ts';
 import { StructureLoss } from '../src/nodes/losses/structure-loss.ts';
 import { WeightedSum } from '../src/nodes/losses/weighted-sum.ts';
 import { BinaryMetrics } from '../src/nodes/metrics/binary-set.ts';
-import { SAM_PRESETS, type SamConfig } from '../src/nodes/sam/config.ts';
+import { resolveSamConfig, SAM_PRESETS, samConfigFromArg, type SamConfig } from '../src/nodes/sam/config.ts';
 import { SamModelNode } from '../src/nodes/sam/model-node.ts';
 import { SamSemantic } from '../src/nodes/sam/semantic-node.ts';
 import { Adam } from '../src/nodes/train/adam.ts';
+import type { LrSchedule } from '../src/nodes/train/lr-schedule.ts';
 
 /** A SAM-architecture model small enough to fine-tune on a 2-core CPU in a minute or two. */
 export const SMALL_SAM: SamConfig = {
@@ -44,12 +46,31 @@ export const SMALL_SAM: SamConfig = {
   iou_head_hidden_dim: 64,
 };
 
+/**
+ * The two sets of defaults. With real SAM weights (`checkpoint`), the spec's recipe (§3): lr
+ * 1e-4 decaying linearly to 0 with no warmup, micro-batch 1 × accumulation 4 (so the gate's
+ * balance loss sees one image at a time), 30 epochs. The built-in small model starts from
+ * random weights and must learn something in a few minutes on 2 cores: a higher lr, batch 4,
+ * constant lr, 3 epochs. Every other setting (AdamW 1e-4 without decay on biases and norms,
+ * clip 1, flip 0.5, best-of-3 by val sm, patience 10) is the recipe's in both.
+ */
+export const RECIPES = {
+  paper: { epochs: 30, lr: 1e-4, batchSize: 1, accumulate: 4, schedule: 'polynomial' },
+  small: { epochs: 3, lr: 3e-3, batchSize: 4, accumulate: 1, schedule: 'constant' },
+} as const;
+export type RecipeName = keyof typeof RECIPES;
+
 export interface ConvLoraBinaryOptions {
+  readonly recipe?: RecipeName;
   readonly epochs?: number;
   readonly train?: number;
   readonly val?: number;
+  readonly valEvery?: number;
   readonly batchSize?: number;
+  readonly accumulate?: number;
   readonly lr?: number;
+  readonly schedule?: LrSchedule['schedule'];
+  readonly warmupSteps?: number;
   readonly method?: AdapterMethodName;
   readonly rank?: number;
   readonly experts?: number;
@@ -58,18 +79,30 @@ export interface ConvLoraBinaryOptions {
   readonly checkpoint?: string;
   /** A binary data set folder (AutoGluon CSVs, ISIC 2017 or paired image/mask folders); default: synthetic. */
   readonly data?: string;
-  /** Folder for an adapter checkpoint after each training epoch. */
-  readonly save?: string;
-  /** An adapter checkpoint (path without extension) to start from. */
-  readonly resume?: string;
+  /** An adapter checkpoint (path without extension) whose weights to start from: a warm start. */
+  readonly warmStart?: string;
   readonly seed?: number;
 }
 
+/** The recipe a run uses: the one named, else the paper's with real weights and the small one without. */
+export function recipeOf(options: ConvLoraBinaryOptions): RecipeName {
+  return options.recipe ?? (options.checkpoint ? 'paper' : 'small');
+}
+
+/** The training split's size, for the schedule's length (max steps = batches per epoch × epochs / accumulation, as the recipe computes it). */
+function trainItems(options: ConvLoraBinaryOptions): number {
+  if (!options.data) return options.train ?? 32;
+  const listing = detectLayout(options.data);
+  const hasVal = listing.splits.some((s) => s.name === 'val');
+  const train = planSplits(listing, ReaderParams.parse({ root: options.data, ...(hasVal ? {} : { holdout: 0.2 }) })).find((s) => s.name === 'train');
+  return train?.entries.length ?? 0;
+}
+
 /** The reader for a real data set folder: its layout decides the node; without a val split, 20 % of train is held out. */
-function addReader(g: GraphBuilder, root: string, epochs: number) {
+function addReader(g: GraphBuilder, root: string, epochs: number, valEvery: number) {
   const listing = detectLayout(root);
   const hasVal = listing.splits.some((s) => s.name === 'val');
-  const params = { root, epochs, ...(hasVal ? {} : { holdout: 0.2 }) };
+  const params = { root, epochs, valEvery, ...(hasVal ? {} : { holdout: 0.2 }) };
   switch (listing.layout) {
     case 'autogluon-csv':
       return g.add('data', AutogluonCsv, { params });
@@ -83,31 +116,48 @@ function addReader(g: GraphBuilder, root: string, epochs: number) {
 }
 
 export function convLoraBinary(options: ConvLoraBinaryOptions = {}): Graph {
-  const arch: SamConfig | string = options.arch ?? SMALL_SAM;
-  const size = typeof arch === 'string' ? 1024 : arch.image_size;
+  const recipe = RECIPES[recipeOf(options)];
+  // A preset stays a name in the graph; an arch.json is read now, so the graph holds the config itself.
+  const arch: SamConfig | string = typeof options.arch === 'string' && options.arch.endsWith('.json') ? samConfigFromArg(options.arch) : (options.arch ?? SMALL_SAM);
+  const size = (typeof arch === 'string' ? resolveSamConfig(arch, "option 'arch'") : arch).image_size;
   const g = new GraphBuilder({ name: 'conv-lora-binary', seed: options.seed ?? 42 });
-  const epochs = options.epochs ?? 3;
+  const epochs = options.epochs ?? recipe.epochs;
+  const batchSize = options.batchSize ?? recipe.batchSize;
+  const accumulate = options.accumulate ?? recipe.accumulate;
+  const valEvery = options.valEvery ?? 1;
   const data = options.data
-    ? addReader(g, options.data, epochs)
-    : g.add('data', SyntheticShapes, { params: { size, train: options.train ?? 32, val: options.val ?? 16, epochs } });
+    ? addReader(g, options.data, epochs, valEvery)
+    : g.add('data', SyntheticShapes, { params: { size, train: options.train ?? 32, val: options.val ?? 16, epochs, valEvery } });
   const resize = g.add('resize', ResizeSquare, { params: { size }, inputs: { image: data.out.image, mask: data.out.mask } });
   const flip = g.add('flip', RandomFlip, { params: { p: 0.5 }, inputs: { image: resize.out.image, mask: resize.out.mask } });
-  const batch = g.add('batch', Batch, { params: { size: options.batchSize ?? 4 }, inputs: { image: flip.out.image, mask: flip.out.mask } });
+  const batch = g.add('batch', Batch, { params: { size: batchSize }, inputs: { image: flip.out.image, mask: flip.out.mask } });
   const sam = g.add('sam', SamModelNode, { params: { arch, ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}) } });
   const adapted = g.add('peft', InjectAdapter, {
     params: {
       method: options.method ?? 'conv-lora',
       rank: options.rank ?? 3,
       experts: options.experts ?? 8,
-      ...(options.save ? { saveTo: options.save } : {}),
-      ...(options.resume ? { resumeFrom: options.resume } : {}),
+      ...(options.warmStart ? { initFrom: options.warmStart } : {}),
     },
     inputs: { model: sam.out.model },
   });
   const seg = g.add('segment', SamSemantic, { params: { maskTokens: 1 }, inputs: { model: adapted.out.model, images: batch.out.images } });
   const structure = g.add('structure', StructureLoss, { inputs: { logits: seg.out.logits, masks: batch.out.masks } });
   const total = g.add('loss', WeightedSum, { inputs: { loss0: structure.out.loss, moe: seg.out.aux } });
-  g.add('optimizer', Adam, { params: { lr: options.lr ?? 3e-3, weightDecay: 1e-4, clipNorm: 1 }, inputs: { loss: total.out.loss } });
+  const schedule = options.schedule ?? recipe.schedule;
+  const totalSteps = Math.floor((Math.ceil(trainItems(options) / batchSize) * epochs) / accumulate);
+  g.add('optimizer', Adam, {
+    params: {
+      lr: options.lr ?? recipe.lr,
+      weightDecay: 1e-4,
+      clipNorm: 1,
+      accumulate,
+      schedule,
+      warmupSteps: options.warmupSteps ?? 0,
+      ...(schedule !== 'constant' ? { totalSteps } : {}),
+    },
+    inputs: { loss: total.out.loss },
+  });
   g.add('metrics', BinaryMetrics, { params: { metrics: ['iou', 'dice', 'sm', 'mae'] }, inputs: { probs: seg.out.probs, masks: batch.out.masks } });
   return g.build();
 }

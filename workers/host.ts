@@ -90,6 +90,16 @@ export class TensorWorker implements SegmentExecutor {
     return check(reply, segmentId);
   }
 
+  async save(segmentId: string, dir: string): Promise<void> {
+    this.current = segmentId;
+    check(await this.call<LoadReply>(() => this.api.save(segmentId, dir)), segmentId);
+  }
+
+  async restore(segmentId: string, dir: string): Promise<void> {
+    this.current = segmentId;
+    check(await this.call<LoadReply>(() => this.api.restore(segmentId, dir)), segmentId);
+  }
+
   /** Test hook: makes the worker exit as if it had crashed. */
   async crash(code = 70): Promise<void> {
     void this.api.crash(code);

@@ -13,6 +13,7 @@ import { parseRef } from '../src/graph/graph.ts';
 import type { StepInfo, WorkerNode } from '../src/graph/node.ts';
 import { isTensorData, type TensorData } from '../src/graph/port.ts';
 import type { NodeRegistry } from '../src/graph/registry.ts';
+import { readNodeState, writeNodeState } from '../src/nodes/train/state-files.ts';
 
 interface LiveNode {
   readonly compiled: CompiledNode;
@@ -95,7 +96,7 @@ export class SegmentRunner {
     const optimizer = this.optimizer!;
     const after = this.dependentsOf(optimizer);
     const before = this.nodes.filter((n) => !after.includes(n));
-    const variables = this.nodes.flatMap((n) => n.impl.variables?.() ?? []);
+    const variables = new Map(this.nodes.flatMap((n) => (n.impl.variables?.() ?? []).map((v, i) => [`${n.compiled.json.name}/${i}`, v] as const)));
     let saved: Map<PortKey, unknown> | undefined;
     const lossKey = optimizer.compiled.inputs.loss!;
     try {
@@ -142,12 +143,12 @@ export class SegmentRunner {
     }
   }
 
-  private call<T>(node: LiveNode, meta: ItemMeta, fn: () => T): T {
+  private call<T>(node: LiveNode, meta: ItemMeta | undefined, fn: () => T): T {
     try {
       return fn();
     } catch (error) {
       if (error instanceof NodeRunError) throw error;
-      throw new NodeRunError(node.compiled.json.name, node.compiled.json.kind, meta.index, error, this.segment.id);
+      throw new NodeRunError(node.compiled.json.name, node.compiled.json.kind, meta?.index, error, this.segment.id);
     }
   }
 
@@ -194,6 +195,43 @@ export class SegmentRunner {
       }
     }
     return out;
+  }
+
+  /**
+   * Every node with state writes it into `dir` (between two items). A node that declares no
+   * state but owns variables gets them saved as they are (`<node>.safetensors`, by position).
+   */
+  save(dir: string): void {
+    for (const node of this.nodes) {
+      const name = node.compiled.json.name;
+      if (node.impl.state) this.call(node, undefined, () => node.impl.state!.save(dir));
+      else if (node.impl.variables?.().length) {
+        const variables = node.impl.variables() as tf.Variable[];
+        this.call(node, undefined, () => writeNodeState(dir, name, new Map(variables.map((v, i) => [`${i}`, v])), { variables: variables.length }));
+      }
+    }
+  }
+
+  /** Every node with state reads it back from `dir`, before the segment's first item. */
+  async restore(dir: string): Promise<void> {
+    for (const node of this.nodes) {
+      const name = node.compiled.json.name;
+      try {
+        if (node.impl.state) await node.impl.state.restore(dir);
+        else if (node.impl.variables?.().length) {
+          const variables = node.impl.variables() as tf.Variable[];
+          const saved = await readNodeState<{ variables: number }>(dir, name);
+          if (saved.json.variables !== variables.length) throw new Error(`${dir}: saved ${saved.json.variables} variables, but the node has ${variables.length}`);
+          variables.forEach((v, i) => {
+            const t = saved.tensors.get(`${i}`)!;
+            if (t.shape.join() !== v.shape.join()) throw new Error(`${dir}: variable ${i} was saved as [${t.shape.join(', ')}], the node's is [${v.shape.join(', ')}]`);
+            tf.tidy(() => v.assign(tf.tensor(t.data, [...t.shape])));
+          });
+        }
+      } catch (error) {
+        throw new NodeRunError(name, node.compiled.json.kind, undefined, error, this.segment.id);
+      }
+    }
   }
 
   dispose(): void {

@@ -81,6 +81,28 @@ const api = {
     }
   },
 
+  save(segmentId: string, dir: string): LoadReply {
+    const segment = segments.get(segmentId);
+    if (!segment) return { ok: false, error: `segment ${segmentId} is not loaded` };
+    try {
+      segment.save(dir);
+      return { ok: true };
+    } catch (error) {
+      return failure(error);
+    }
+  },
+
+  async restore(segmentId: string, dir: string): Promise<LoadReply> {
+    const segment = segments.get(segmentId);
+    if (!segment) return { ok: false, error: `segment ${segmentId} is not loaded` };
+    try {
+      await segment.restore(dir);
+      return { ok: true };
+    } catch (error) {
+      return failure(error);
+    }
+  },
+
   dispose(segmentId: string): void {
     segments.get(segmentId)?.dispose();
     segments.delete(segmentId);

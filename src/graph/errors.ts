@@ -26,6 +26,14 @@ export class NodeRunError extends Error {
   }
 }
 
+/** A hook the run was given (onBoundary) failed: not any node's fault, so no node is named. */
+export class RunHookError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(messageOf(cause));
+    this.name = 'RunHookError';
+  }
+}
+
 /** The tensor worker died or could not run a segment. */
 export class WorkerFailure extends Error {
   constructor(

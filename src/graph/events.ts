@@ -30,8 +30,18 @@ export type RunEvent =
   | { type: 'metric'; node: string; name: string; value: number; split?: string; epoch?: number; step?: number }
   | { type: 'log'; node?: string; message: string; data?: unknown }
   | { type: 'warning'; node?: string; message: string }
-  | { type: 'finished'; items: number; seconds: number }
+  | { type: 'checkpoint'; path: string; epoch: number; step: number; tags: readonly string[] }
+  | { type: 'finished'; items: number; seconds: number; stopped?: string }
   | { type: 'failed'; error: string; node?: string; kind?: string; segment?: string; itemIndex?: number };
+
+/**
+ * Where a run stands between two items: what resuming there needs to skip. `items` source
+ * items were consumed; the next item is `groupItems` items into its (split, epoch) group.
+ */
+export interface RunPosition {
+  readonly items: number;
+  readonly groupItems: number;
+}
 
 export function fromNodeEvent(node: string, event: NodeEvent): RunEvent {
   return { ...event, node };

@@ -18,6 +18,10 @@ export interface SegmentExecutor {
   /** Sends a segment once; afterwards only items cross. */
   load(segment: SegmentJson): Promise<void>;
   run(segmentId: string, meta: ItemMeta, inputs: Readonly<Record<PortKey, unknown>>): Promise<SegmentResult>;
+  /** Every node of the segment writes its state into `dir` (see WorkerNode.state). */
+  save(segmentId: string, dir: string): Promise<void>;
+  /** Every node of the segment reads its state back from `dir`, before the first item. */
+  restore(segmentId: string, dir: string): Promise<void>;
   /** Frees the worker. Safe to call more than once. */
   close(): Promise<void>;
 }

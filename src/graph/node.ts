@@ -71,12 +71,23 @@ export interface Emission<O> {
   readonly meta?: Partial<Omit<ItemMeta, 'index'>>;
 }
 
+export interface SourceContext extends NodeContext {
+  /**
+   * Leading items to leave out: a resumed run starts where the interrupted one stopped. A
+   * source that sets `resumable` skips them without making them (nothing decoded); for other
+   * sources the runner pulls and drops them.
+   */
+  readonly skip: number;
+}
+
 /** Produces items; pulled one at a time, so a source never runs ahead of the run's window. */
 export interface SourceBehaviour<P, O> {
   readonly type: 'source';
   /** How many items one pass produces, for progress reporting, if known from params. */
   total?(params: P): number | undefined;
-  create(params: P, ctx: NodeContext): Iterable<Emission<O>> | AsyncIterable<Emission<O>>;
+  /** True when `create` honours `ctx.skip` itself. */
+  readonly resumable?: boolean;
+  create(params: P, ctx: SourceContext): Iterable<Emission<O>> | AsyncIterable<Emission<O>>;
 }
 
 /** One output per input item; the runner supplies concurrency, ordering and error context. */
@@ -126,9 +137,20 @@ export interface WorkerNode<I, O> {
   variables?(): readonly unknown[];
   /**
    * Optimiser nodes only: differentiate `loss` (which runs the whole segment forward) with
-   * respect to `variables` and update them.
+   * respect to `variables` and update them. Keys are stable across processes
+   * (`<node>/<position in its variables()>`), so optimiser state saved by one run can be
+   * restored by another.
    */
-  minimize?(loss: () => unknown, variables: readonly unknown[], step: StepInfo): void;
+  minimize?(loss: () => unknown, variables: ReadonlyMap<string, unknown>, step: StepInfo): void;
+  /**
+   * State a resumed run needs that the graph's params do not give (trained weights, optimiser
+   * moments, step counters). `save` writes files into `dir` named after the node, synchronously,
+   * between two items; `restore` reads them back before the first item of a resumed run.
+   */
+  readonly state?: {
+    save(dir: string): void;
+    restore(dir: string): void | Promise<void>;
+  };
   dispose?(): void;
 }
 

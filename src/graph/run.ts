@@ -11,12 +11,12 @@
  */
 import { defer, map, mergeMap, Observable, Subject, type OperatorFunction } from 'rxjs';
 import { compile, type CompiledGraph, type CompiledNode, type MainStage, type PortKey, type SourceStage, type Stage, type WorkerStage } from './compile.ts';
-import { NodeRunError, WorkerFailure, messageOf } from './errors.ts';
-import type { ItemMeta, NodeEvent, RunEvent } from './events.ts';
+import { NodeRunError, RunHookError, WorkerFailure, messageOf } from './errors.ts';
+import type { ItemMeta, NodeEvent, RunEvent, RunPosition } from './events.ts';
 import type { SegmentExecutor, ExecutorFactory } from './executor.ts';
 import { Graph } from './graph.ts';
 import { isTensorData } from './port.ts';
-import type { Emission, Item, MapBehaviour, NodeContext, OperatorBehaviour, SourceBehaviour } from './node.ts';
+import type { Emission, Item, MapBehaviour, NodeContext, OperatorBehaviour, SourceBehaviour, SourceContext } from './node.ts';
 import { orderedMergeMap } from './operators/ordered-merge-map.ts';
 import { pulledSource } from './operators/pulled-source.ts';
 import { yieldToEventLoop } from './operators/yield-to-event-loop.ts';
@@ -24,6 +24,34 @@ import { yieldToEventLoop } from './operators/yield-to-event-loop.ts';
 export interface RunOptions {
   /** Makes the executor for worker segments; required when the graph has any. */
   readonly executor?: ExecutorFactory;
+  /**
+   * Called whenever the run is drained (no item in flight, every stage caught up): before the
+   * first item of each new epoch, every `boundaryEvery` source items inside a group, and once
+   * after the last item. The run waits for it, so state saved here is consistent everywhere.
+   */
+  readonly onBoundary?: (boundary: Boundary) => Promise<void>;
+  /** Source items between boundaries inside a group (0: only at epochs and the end); rounded up to whole batches. */
+  readonly boundaryEvery?: number;
+  /** Continue an earlier run: segments restore their state from `dir`, the source starts at `position`. */
+  readonly resume?: { readonly dir: string; readonly position: RunPosition };
+  /**
+   * Aborting stops the run gracefully: in a 'train' group at the next whole batch, elsewhere at
+   * the end of the group, then the 'end' boundary runs and `finished` says why it stopped.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/** A drained point of a run (see RunOptions.onBoundary). */
+export interface Boundary {
+  readonly reason: 'epoch' | 'interval' | 'end';
+  readonly position: RunPosition;
+  /** The epoch of the last item consumed, or undefined before the first. */
+  readonly epoch: number | undefined;
+  /** Why the run stops after this boundary, when it does. */
+  readonly stopping: string | undefined;
+  /** Every worker segment writes its nodes' state into `dir`. */
+  save(dir: string): Promise<void>;
+  emit(event: RunEvent): void;
 }
 
 interface Envelope {
@@ -40,8 +68,29 @@ export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions 
     const eventSub = events.subscribe((e) => subscriber.next(e));
     let executor: SegmentExecutor | undefined;
     let closed = false;
-    let finished = 0;
+    let finished = options.resume?.position.items ?? 0;
     let lastTensors: number | undefined;
+    const workerStages = compiled.stages.filter((s): s is WorkerStage => s.type === 'worker');
+    let source: ReturnType<typeof sourceStage> | undefined;
+    let stopped: string | undefined;
+    const boundary = async (reason: Boundary['reason'], position: RunPosition, epoch: number | undefined) => {
+      await source?.idle();
+      const stopping = reason === 'end' ? stopped : stopReason(options.signal);
+      try {
+        await options.onBoundary?.({
+          reason,
+          position,
+          epoch,
+          stopping,
+          save: async (dir) => {
+            for (const stage of workerStages) await executor!.save(stage.segment.id, dir);
+          },
+          emit: (event) => events.next(event),
+        });
+      } catch (error) {
+        throw error instanceof NodeRunError || error instanceof WorkerFailure ? error : new RunHookError(error);
+      }
+    };
 
     const fail = (error: unknown) => {
       if (closed) return;
@@ -51,18 +100,26 @@ export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions 
     const emitFrom = (node: string) => (event: NodeEvent) => events.next({ ...event, node });
 
     const stageSub = defer(async () => {
-      const workerStages = compiled.stages.filter((s): s is WorkerStage => s.type === 'worker');
       if (workerStages.length) {
         if (!options.executor) throw new Error(`graph '${compiled.graph.name}' has worker nodes but no executor was given`);
         executor = await options.executor();
         for (const stage of workerStages) await executor.load(stage.segment);
+        if (options.resume) for (const stage of workerStages) await executor.restore(stage.segment.id, options.resume.dir);
       }
       return executor;
     })
       .pipe(
         mergeMap(() => {
           const [first, ...rest] = compiled.stages;
-          const source = sourceStage(first as SourceStage, compiled.window, emitFrom);
+          source = sourceStage(first as SourceStage, compiled.window, emitFrom, {
+            start: options.resume?.position ?? { items: 0, groupItems: 0 },
+            unit: batchUnit(compiled),
+            every: options.boundaryEvery ?? 0,
+            boundary,
+            stopReason: () => stopReason(options.signal),
+            onStop: (reason) => (stopped = reason),
+          });
+          const src = source;
           events.next({
             type: 'started',
             graph: compiled.graph.name,
@@ -70,12 +127,12 @@ export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions 
             ...(executor ? { backend: executor.backend } : {}),
             window: compiled.window,
           });
-          let stream = source.items;
+          let stream = src.items;
           for (const stage of rest) {
             stream = stream.pipe(
               stage.type === 'worker'
                 ? workerStage(stage, executor!, (tensors) => (lastTensors = tensors), emitFrom)
-                : mainStage(stage as MainStage, emitFrom, source.release),
+                : mainStage(stage as MainStage, emitFrom, src.release),
             );
           }
           return stream.pipe(
@@ -84,12 +141,16 @@ export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions 
               events.next({
                 type: 'progress',
                 items: finished,
-                ...(source.total !== undefined ? { total: source.total } : {}),
+                ...(src.total !== undefined ? { total: src.total } : {}),
                 split: envelope.meta.split,
                 epoch: envelope.meta.epoch,
                 ...(lastTensors !== undefined ? { tensors: lastTensors } : {}),
               });
-              source.release(envelope.weight);
+              src.release(envelope.weight);
+            }),
+            thenRun(async () => {
+              const end = src.position();
+              await boundary('end', end.position, end.epoch);
             }),
           );
         }),
@@ -98,7 +159,7 @@ export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions 
         error: fail,
         complete: () => {
           if (closed) return;
-          subscriber.next({ type: 'finished', items: finished, seconds: (performance.now() - started) / 1000 });
+          subscriber.next({ type: 'finished', items: finished, seconds: (performance.now() - started) / 1000, ...(stopped ? { stopped } : {}) });
           subscriber.complete();
         },
       });
@@ -161,34 +222,76 @@ function kept(stage: Stage, values: Readonly<Record<PortKey, unknown>>): Record<
   return out;
 }
 
-/** All source nodes advance together: item i of the run is item i of every source. */
-function sourceStage(stage: SourceStage, window: number, emitFrom: (node: string) => (e: NodeEvent) => void) {
+function stopReason(signal: AbortSignal | undefined): string | undefined {
+  if (!signal?.aborted) return undefined;
+  return typeof signal.reason === 'string' ? signal.reason : messageOf(signal.reason ?? 'stopped');
+}
+
+/** Source items one worker step holds: the product of every regrouping stage's batch size. */
+function batchUnit(compiled: CompiledGraph): number {
+  let unit = 1;
+  for (const stage of compiled.stages) {
+    const main = stage.type === 'main' ? stage.node.definition.main : undefined;
+    if (main?.type === 'operator') unit *= main.itemsPerOutput?.((stage as MainStage).node.json.params) ?? 1;
+  }
+  return unit;
+}
+
+interface SourceControl {
+  /** Where to start: items to skip, and how far into its group the first item is. */
+  readonly start: RunPosition;
+  /** Items of a whole batch: stops and interval boundaries inside a group fall on multiples of it. */
+  readonly unit: number;
+  readonly every: number;
+  boundary(reason: 'epoch' | 'interval', position: RunPosition, epoch: number): Promise<void>;
+  stopReason(): string | undefined;
+  onStop(reason: string): void;
+}
+
+/**
+ * All source nodes advance together: item i of the run is item i of every source. Between two
+ * items the stage holds the run's boundaries (it waits for the pipeline to drain, then for the
+ * boundary hook) and its graceful stop.
+ */
+function sourceStage(stage: SourceStage, window: number, emitFrom: (node: string) => (e: NodeEvent) => void, control: SourceControl) {
   const totals = stage.nodes.map((n) => (n.definition.main as SourceBehaviour<unknown, unknown>).total?.(n.json.params));
   const total = totals.every((t) => t !== undefined) ? Math.min(...(totals as number[])) : undefined;
+  const every = control.every > 0 ? Math.ceil(control.every / control.unit) * control.unit : 0;
+  let consumed = control.start.items;
+  let groupItems = control.start.groupItems;
+  let lastEpoch: number | undefined;
+  const position = (): RunPosition => ({ items: consumed, groupItems });
   async function* items(): AsyncGenerator<Envelope> {
+    const skip = control.start.items;
     const iterators = stage.nodes.map((node) => {
       const behaviour = node.definition.main as SourceBehaviour<unknown, Record<string, unknown>>;
       try {
-        const made = behaviour.create(node.json.params, contextFor(node, emitFrom));
-        return (Symbol.asyncIterator in made ? made[Symbol.asyncIterator]() : made[Symbol.iterator]()) as
+        const ctx: SourceContext = { ...contextFor(node, emitFrom), skip: behaviour.resumable ? skip : 0 };
+        const made = behaviour.create(node.json.params, ctx);
+        const iterator = (Symbol.asyncIterator in made ? made[Symbol.asyncIterator]() : made[Symbol.iterator]()) as
           | Iterator<Emission<Record<string, unknown>>>
           | AsyncIterator<Emission<Record<string, unknown>>>;
+        return { iterator, drop: behaviour.resumable ? 0 : skip };
       } catch (error) {
         throw new NodeRunError(node.json.name, node.json.kind, undefined, error);
       }
     });
+    const next = (index: number) =>
+      Promise.all(
+        iterators.map(async (it, i) => {
+          const node = stage.nodes[i]!;
+          try {
+            // A source that cannot skip by itself is pulled past the items a resumed run has done.
+            for (; it.drop > 0; it.drop--) if ((await it.iterator.next()).done) break;
+            return await it.iterator.next();
+          } catch (error) {
+            throw new NodeRunError(node.json.name, node.json.kind, index, error);
+          }
+        }),
+      );
     try {
-      for (let index = 0; ; index++) {
-        const steps = await Promise.all(
-          iterators.map(async (it, i) => {
-            const node = stage.nodes[i]!;
-            try {
-              return await it.next();
-            } catch (error) {
-              throw new NodeRunError(node.json.name, node.json.kind, index, error);
-            }
-          }),
-        );
+      for (let index = skip; ; index++) {
+        const steps = await next(index);
         const ended = steps.filter((s) => s.done).length;
         if (ended === steps.length) return;
         if (ended > 0) {
@@ -202,18 +305,25 @@ function sourceStage(stage: SourceStage, window: number, emitFrom: (node: string
           values = { ...values, ...outputsOf(stage.nodes[i]!, emission.values, index) };
           meta = { ...meta, ...emission.meta };
         });
-        yield {
-          meta: { split: meta.split ?? 'train', epoch: meta.epoch ?? 0, groupEnd: meta.groupEnd ?? false, index },
-          values,
-          weight: 1,
-        };
+        const itemMeta: ItemMeta = { split: meta.split ?? 'train', epoch: meta.epoch ?? 0, groupEnd: meta.groupEnd ?? false, index };
+        if (lastEpoch !== undefined && itemMeta.epoch !== lastEpoch) await control.boundary('epoch', position(), lastEpoch);
+        else if (every > 0 && groupItems > 0 && groupItems % every === 0) await control.boundary('interval', position(), lastEpoch!);
+        const stop = control.stopReason();
+        if (stop !== undefined && (groupItems === 0 || (itemMeta.split === 'train' && groupItems % control.unit === 0))) {
+          control.onStop(stop);
+          return;
+        }
+        yield { meta: itemMeta, values, weight: 1 };
+        consumed = index + 1;
+        groupItems = itemMeta.groupEnd ? 0 : groupItems + 1;
+        lastEpoch = itemMeta.epoch;
       }
     } finally {
-      await Promise.all(iterators.map((it) => it.return?.()));
+      await Promise.all(iterators.map((it) => it.iterator.return?.()));
     }
   }
   const pulled = pulledSource(() => items(), window);
-  return { ...pulled, total };
+  return { ...pulled, total, position: () => ({ position: position(), epoch: lastEpoch }) };
 }
 
 function mainStage(
@@ -313,7 +423,7 @@ function rethrowAs<T>(node: CompiledNode): OperatorFunction<T, T> {
       source.subscribe({
         next: (v) => subscriber.next(v),
         error: (e: unknown) =>
-          subscriber.error(e instanceof NodeRunError ? e : new NodeRunError(node.json.name, node.json.kind, undefined, e)),
+          subscriber.error(e instanceof NodeRunError || e instanceof RunHookError ? e : new NodeRunError(node.json.name, node.json.kind, undefined, e)),
         complete: () => subscriber.complete(),
       }),
     );

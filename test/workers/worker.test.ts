@@ -67,6 +67,8 @@ describe('tensor worker', () => {
         runs.push({ keys: Object.keys(inputs), detachedAfter: values.map((v) => v.data.buffer.byteLength === 0) });
         return result;
       },
+      save: (id: string, dir: string) => worker.save(id, dir),
+      restore: (id: string, dir: string) => worker.restore(id, dir),
       close: () => worker.close(),
     };
     const all = await lastValueFrom(run(compile(affineGraph(5)), { executor: async () => spy }).pipe(toArray()));

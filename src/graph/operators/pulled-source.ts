@@ -11,15 +11,26 @@ import { Observable } from 'rxjs';
 export interface PulledSource<T> {
   readonly items: Observable<T>;
   release(credits: number): void;
+  /** Resolves once every item pulled so far has been released: nothing is in flight. */
+  idle(): Promise<void>;
 }
 
 export function pulledSource<T>(open: () => Iterator<T> | AsyncIterator<T>, window: number): PulledSource<T> {
   let credit = window;
   let wake: (() => void) | undefined;
+  let drained: (() => void)[] = [];
   return {
     release(credits: number) {
       credit += credits;
       wake?.();
+      if (credit >= window && drained.length) {
+        const waiting = drained;
+        drained = [];
+        for (const resolve of waiting) resolve();
+      }
+    },
+    idle() {
+      return credit >= window ? Promise.resolve() : new Promise<void>((resolve) => drained.push(resolve));
     },
     items: new Observable<T>((subscriber) => {
       const iterator = open();

@@ -3,10 +3,11 @@
  * Swapping LoRA for Conv-LoRA in a pipeline is changing this node's `method` param. Injection
  * happens once, on the first item; the trainable-parameter report goes out as a log event.
  *
- * `resumeFrom` starts from a saved adapter checkpoint instead of a fresh initialisation.
- * `saveTo` writes an adapter checkpoint `<saveTo>/epoch-N` after each training epoch: on the
- * first item after it (validation, or the next epoch), when every update of the epoch has been
- * applied. A run that fails (a NaN loss) keeps the last complete checkpoint.
+ * `initFrom` is a warm start: the adapter's weights come from a saved adapter checkpoint, the
+ * run itself starts anew. Its state in a run's checkpoints is an ordinary adapter checkpoint
+ * (`<dir>/<node>.safetensors` + `.json`), so a checkpoint folder's adapter loads anywhere an
+ * adapter path is taken. Restoring one whose config differs from this node's is an error that
+ * lists the differences: a resumed run must be the same function.
  */
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -15,14 +16,21 @@ import { SamModelPort } from '../ports.ts';
 import type { SamModel } from '../sam/model.ts';
 import { trainableVariables } from '../sam/model.ts';
 import { applyAdapterCheckpoint, readAdapterCheckpoint, saveAdapterCheckpoint, type AdapterCheckpoint } from './checkpoint.ts';
-import { AdapterConfigSchema, type AdapterConfig } from './config.ts';
+import { AdapterConfigSchema, parseAdapterConfig, type AdapterConfig } from './config.ts';
 import { injectAdapter } from './inject.ts';
 import { formatReport, parameterReport } from './report.ts';
 
 export const InjectAdapterParams = AdapterConfigSchema.extend({
-  saveTo: z.string().optional().describe('folder for an adapter checkpoint after each training epoch (epoch-N.safetensors + .json)'),
-  resumeFrom: z.string().optional().describe('an adapter checkpoint path (without extension) to start from'),
+  initFrom: z.string().optional().describe('an adapter checkpoint path (without extension) whose weights to start from: a warm start, not a resume'),
 });
+
+/** The config keys whose values differ, as `key: saved → here`. */
+function differences(saved: AdapterConfig, here: AdapterConfig): string[] {
+  const keys = new Set([...Object.keys(saved), ...Object.keys(here)]) as Set<keyof AdapterConfig>;
+  return [...keys]
+    .filter((k) => JSON.stringify(saved[k]) !== JSON.stringify(here[k]))
+    .map((k) => `${k}: ${JSON.stringify(saved[k])} → ${JSON.stringify(here[k])}`);
+}
 
 export const InjectAdapter = defineNode({
   kind: 'adapters/inject',
@@ -33,36 +41,41 @@ export const InjectAdapter = defineNode({
   params: InjectAdapterParams,
   worker: {
     create: async (p, ctx) => {
-      const { saveTo, resumeFrom, ...adapter } = p;
-      const resume: AdapterCheckpoint | undefined = resumeFrom ? await readAdapterCheckpoint(resumeFrom) : undefined;
-      if (resume && resume.manifest.method !== adapter.method) {
-        throw new Error(`${resumeFrom} holds a ${resume.manifest.method} adapter, but this node injects ${adapter.method}`);
+      const { initFrom, ...adapter } = p;
+      const config: AdapterConfig = adapter;
+      let start: AdapterCheckpoint | undefined = initFrom ? await readAdapterCheckpoint(initFrom) : undefined;
+      if (start && start.manifest.method !== config.method) {
+        throw new Error(`${initFrom} holds a ${start.manifest.method} adapter, but this node injects ${config.method}`);
       }
       let adapted: SamModel | undefined;
-      let config: AdapterConfig = adapter;
-      let trainedEpoch: number | undefined;
       return {
-        forward: ({ model }, step) => {
+        forward: ({ model }) => {
           if (adapted && adapted !== model) throw new Error('received a different SAM model than on the first item; a model is injected once');
           if (!adapted) {
-            if (resume) config = applyAdapterCheckpoint(model, resume).adapter;
+            if (start) applyAdapterCheckpoint(model, start);
             else injectAdapter(model, config);
             adapted = model;
             const report = parameterReport(model.config, config);
-            ctx.emit({ type: 'log', message: `${resume ? `resumed from ${resumeFrom}\n` : ''}${formatReport(report)}`, data: report });
+            ctx.emit({ type: 'log', message: `${start ? `adapter weights from ${start.path}\n` : ''}${formatReport(report)}`, data: report });
+            start = undefined;
           }
-          if (step.dryRun) return { model };
-          const epochDone = trainedEpoch !== undefined && (step.meta.split !== 'train' || step.meta.epoch > trainedEpoch);
-          if (saveTo && epochDone) {
-            const path = join(saveTo, `epoch-${trainedEpoch! + 1}`);
-            saveAdapterCheckpoint(model, config, path);
-            ctx.emit({ type: 'log', message: `saved adapter checkpoint ${path}` });
-          }
-          if (epochDone) trainedEpoch = undefined;
-          if (step.training) trainedEpoch = step.meta.epoch;
           return { model };
         },
         variables: () => (adapted ? trainableVariables(adapted) : []),
+        state: {
+          save: (dir) => {
+            if (adapted) saveAdapterCheckpoint(adapted, config, join(dir, ctx.node));
+          },
+          restore: async (dir) => {
+            if (adapted) throw new Error('cannot restore a checkpoint into an adapter that has already been injected');
+            const saved = await readAdapterCheckpoint(join(dir, ctx.node));
+            const changed = differences(parseAdapterConfig(saved.manifest.adapter, `${saved.path}.json`), config);
+            if (changed.length) {
+              throw new Error(`${saved.path}.json was saved with another adapter config than this graph's (${changed.join('; ')}); a resumed run keeps its config`);
+            }
+            start = saved;
+          },
+        },
       };
     },
   },

@@ -9,7 +9,7 @@
  * group on the next group's first item (Batch and the metric nodes do).
  */
 import { z } from 'zod';
-import type { Emission, NodeContext, SourceBehaviour } from '../../graph/node.ts';
+import type { Emission, SourceBehaviour, SourceContext } from '../../graph/node.ts';
 import { mixSeed, mulberry32, permutation } from '../random.ts';
 import { DecodeError } from './decode.ts';
 import { LayoutError, requirePaired, type Entry, type Listing } from './listing.ts';
@@ -22,6 +22,7 @@ export const ReaderParams = z.object({
     .optional()
     .describe("splits to read each epoch, in this order (default: 'train' then 'val', those the data set has; else all)"),
   epochs: z.number().int().min(1).default(1).describe('passes over the chosen splits'),
+  valEvery: z.number().int().min(1).default(1).describe("read the splits other than 'train' every N epochs (and always in the last)"),
   seed: z.number().int().default(0).describe('added to the node seed; the train order of each epoch derives from it'),
   shuffle: z.boolean().default(true).describe("reshuffle 'train' every epoch (other splits keep file order)"),
   limit: z.number().int().min(1).optional().describe('read at most this many samples of each split (the first in file order)'),
@@ -94,9 +95,14 @@ export function readerSource<S extends z.ZodType<ReaderParams, any>, V>(
   };
   return {
     type: 'source',
+    resumable: true,
     total(params) {
       try {
-        return params.epochs * plan(params).splits.reduce((sum, s) => sum + s.entries.length, 0);
+        const { splits } = plan(params);
+        return epochSchedule(params.epochs, params.valEvery).reduce(
+          (sum, withOthers) => sum + splits.reduce((n, s) => n + (s.name === 'train' || withOthers ? s.entries.length : 0), 0),
+          0,
+        );
       } catch {
         return undefined; // create() reports the problem with its full message
       }
@@ -112,18 +118,34 @@ export function readerSource<S extends z.ZodType<ReaderParams, any>, V>(
   };
 }
 
+/** Per epoch, whether the splits other than 'train' are read: every `valEvery` epochs and in the last. */
+export function epochSchedule(epochs: number, valEvery: number): boolean[] {
+  return Array.from({ length: epochs }, (_, epoch) => (epoch + 1) % valEvery === 0 || epoch === epochs - 1);
+}
+
 async function* readSplits<V>(
   splits: readonly PlannedSplit[],
   params: ReaderParams,
-  ctx: NodeContext,
+  ctx: SourceContext,
   decode: (entry: Entry) => Promise<V>,
 ): AsyncGenerator<Emission<V>> {
   const seed = mixSeed(ctx.seed, params.seed);
-  for (let epoch = 0; epoch < params.epochs; epoch++) {
+  let skip = ctx.skip;
+  for (const [epoch, withOthers] of epochSchedule(params.epochs, params.valEvery).entries()) {
     for (const split of splits) {
+      if (split.name !== 'train' && !withOthers) continue;
       const n = split.entries.length;
+      // A resumed run leaves out what it did before, without decoding it.
+      if (skip >= n) {
+        skip -= n;
+        continue;
+      }
       const order = split.name === 'train' && params.shuffle ? permutation(n, mulberry32(mixSeed(seed, epoch))) : [...Array(n).keys()];
       for (const [i, index] of order.entries()) {
+        if (skip > 0) {
+          skip--;
+          continue;
+        }
         const entry = split.entries[index]!;
         let values: V;
         try {

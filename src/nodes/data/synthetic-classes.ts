@@ -9,7 +9,7 @@ import { defineNode } from '../../graph/node.ts';
 import { IGNORE_LABEL, Image, LabelMap, type RawImage } from '../ports.ts';
 import { mulberry32 } from '../random.ts';
 import { applyHueRotation, applyTexture, clamp255, domainRandom, NO_SHIFT, outline, type Domain } from './synthetic-domain.ts';
-import { SyntheticSetParams, syntheticItems } from './synthetic-source.ts';
+import { SyntheticSetParams, syntheticItems, syntheticTotal } from './synthetic-source.ts';
 
 const FORMS = ['ellipse', 'rectangle', 'triangle', 'ring'] as const;
 
@@ -87,7 +87,8 @@ export const SyntheticClasses = defineNode({
   params: SyntheticClassesParams,
   main: {
     type: 'source',
-    total: (p) => p.epochs * (p.train + p.val),
-    create: (p, ctx) => syntheticItems(p, ctx.seed, (seed) => syntheticClasses(p.size, seed, p.classes, { domain: p.domain, ignoreEdges: p.ignoreEdges })),
+    resumable: true,
+    total: syntheticTotal,
+    create: (p, ctx) => syntheticItems(p, ctx.seed, (seed) => syntheticClasses(p.size, seed, p.classes, { domain: p.domain, ignoreEdges: p.ignoreEdges }), ctx.skip),
   },
 });

@@ -10,7 +10,7 @@ import { defineNode } from '../../graph/node.ts';
 import { DepthMap, IGNORE_LABEL, Image, LabelMap, NormalMap, type FloatImage, type RawImage } from '../ports.ts';
 import { mulberry32 } from '../random.ts';
 import { applyHueRotation, applyTexture, clamp255, domainRandom, NO_SHIFT, outline, type Domain } from './synthetic-domain.ts';
-import { SyntheticSetParams, syntheticItems } from './synthetic-source.ts';
+import { SyntheticSetParams, syntheticItems, syntheticTotal } from './synthetic-source.ts';
 
 export const SCENE_CLASSES = ['wall', 'floor', 'sphere', 'box'] as const;
 
@@ -127,7 +127,8 @@ export const SyntheticScenes = defineNode({
   params: SyntheticSetParams,
   main: {
     type: 'source',
-    total: (p: z.output<typeof SyntheticSetParams>) => p.epochs * (p.train + p.val),
-    create: (p, ctx) => syntheticItems(p, ctx.seed, (seed) => syntheticScene(p.size, seed, p.domain)),
+    resumable: true,
+    total: syntheticTotal,
+    create: (p, ctx) => syntheticItems(p, ctx.seed, (seed) => syntheticScene(p.size, seed, p.domain), ctx.skip),
   },
 });

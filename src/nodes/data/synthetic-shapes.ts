@@ -5,22 +5,14 @@
  * split, whose images the model never trains on. `domain` shifts the look (textures, colours,
  * shapes; see synthetic-domain.ts) so that a model trained on the default has something to adapt to.
  */
-import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
 import { BinaryMask, Image, type RawImage } from '../ports.ts';
-import { mixSeed, mulberry32, permutation } from '../random.ts';
+import { mulberry32 } from '../random.ts';
+import { SyntheticSetParams, syntheticItems, syntheticTotal } from './synthetic-source.ts';
 import { applyHueRotation, applyTexture, domainRandom, DomainParams, NO_SHIFT, outline, type Domain } from './synthetic-domain.ts';
 
-export const SyntheticShapesParams = z.object({
-  size: z.number().int().min(8).max(2048).default(64).describe('image side in pixels'),
-  train: z.number().int().min(1).default(96).describe('training images per epoch'),
-  val: z.number().int().min(0).default(32).describe('validation images (evaluated after each epoch)'),
-  epochs: z.number().int().min(1).default(3).describe('passes over the training images'),
-  seed: z.number().int().default(0).describe('added to the node seed; change it for another data set'),
-  domain: DomainParams,
-});
-
-const SPLIT_ID = { train: 1, val: 2 } as const;
+/** The shared synthetic-set schedule (splits, epochs, seeds; see synthetic-source.ts). */
+export const SyntheticShapesParams = SyntheticSetParams;
 
 /** Draws one sample; exported for tests and benchmarks. */
 export function syntheticShape(size: number, seed: number, domain: Domain = NO_SHIFT): { image: RawImage; mask: RawImage } {
@@ -91,22 +83,8 @@ export const SyntheticShapes = defineNode({
   params: SyntheticShapesParams,
   main: {
     type: 'source',
-    total: (p) => p.epochs * (p.train + p.val),
-    create: (p, ctx) => {
-      const seed = mixSeed(ctx.seed, p.seed);
-      return (function* () {
-        for (let epoch = 0; epoch < p.epochs; epoch++) {
-          const order = permutation(p.train, mulberry32(mixSeed(seed, epoch)));
-          for (const [i, index] of order.entries()) {
-            const values = syntheticShape(p.size, mixSeed(seed, SPLIT_ID.train, index), p.domain);
-            yield { values, meta: { split: 'train', epoch, groupEnd: i === p.train - 1 } };
-          }
-          for (let index = 0; index < p.val; index++) {
-            const values = syntheticShape(p.size, mixSeed(seed, SPLIT_ID.val, index), p.domain);
-            yield { values, meta: { split: 'val', epoch, groupEnd: index === p.val - 1 } };
-          }
-        }
-      })();
-    },
+    resumable: true,
+    total: syntheticTotal,
+    create: (p, ctx) => syntheticItems(p, ctx.seed, (seed) => syntheticShape(p.size, seed, p.domain), ctx.skip),
   },
 });

@@ -58,7 +58,7 @@ describe('reader source', () => {
 
   it('decodes a sample only when the runner pulls it', async () => {
     const { behaviour, decoded } = fakeReader();
-    const iterator = (behaviour.create(parse({ shuffle: false }), { node: 'd', kind: 'k', seed: 0, emit: () => undefined }) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    const iterator = (behaviour.create(parse({ shuffle: false }), { node: 'd', kind: 'k', seed: 0, emit: () => undefined, skip: 0 }) as AsyncIterable<unknown>)[Symbol.asyncIterator]();
     expect(decoded).toEqual([]);
     await iterator.next();
     await iterator.next();

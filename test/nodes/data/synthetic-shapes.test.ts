@@ -5,7 +5,7 @@ import { SyntheticShapes, syntheticShape } from '../../../src/nodes/data/synthet
 const hash = (data: Uint8Array) => createHash('sha1').update(data).digest('hex');
 
 function items(params: Record<string, unknown>, seed = 7) {
-  const made = SyntheticShapes.main.create(SyntheticShapes.params.parse(params), { node: 'data', kind: SyntheticShapes.kind, seed, emit: () => undefined });
+  const made = SyntheticShapes.main.create(SyntheticShapes.params.parse(params), { node: 'data', kind: SyntheticShapes.kind, seed, emit: () => undefined, skip: 0 });
   return [...(made as Iterable<{ values: { image: { data: Uint8Array }; mask: { data: Uint8Array } }; meta: { split: string; epoch: number; groupEnd: boolean } }>)];
 }
 
