@@ -9,21 +9,26 @@
  * machinery end to end on a small SAM-architecture model; with real weights and data it is the
  * published recipe.
  */
-import { GraphBuilder, type Graph } from '../src/graph/graph.ts';
+import { join } from 'node:path';
+import type { EvaluateTarget, PredictTarget } from '../src/api/pipeline.ts';
+import { GraphBuilder, type Graph, type NodeHandle } from '../src/graph/graph.ts';
 import { InjectAdapter } from '../src/nodes/adapters/inject-node.ts';
 import type { AdapterMethodName } from '../src/nodes/adapters/config.ts';
 import { RandomFlip } from '../src/nodes/augment/random-flip.ts';
-import { ResizeSquare } from '../src/nodes/augment/resize-square.ts';
+import { ResizeSquare, ResizeSquareImage } from '../src/nodes/augment/resize-square.ts';
 import { AutogluonCsv } from '../src/nodes/data/autogluon-csv.ts';
-import { Batch } from '../src/nodes/data/batch.ts';
+import { Batch, BatchImages } from '../src/nodes/data/batch.ts';
 import { planSplits, ReaderParams } from '../src/nodes/data/dataset-source.ts';
 import { detectLayout } from '../src/nodes/data/detect-layout.ts';
+import { ImageFolder } from '../src/nodes/data/image-folder.ts';
 import { Isic2017 } from '../src/nodes/data/isic2017.ts';
 import { PairedFolders } from '../src/nodes/data/paired-folders.ts';
 import { SyntheticShapes } from '../src/nodes/data/synthetic-shapes.ts';
 import { StructureLoss } from '../src/nodes/losses/structure-loss.ts';
 import { WeightedSum } from '../src/nodes/losses/weighted-sum.ts';
+import type { BinaryMetricName } from '../src/nodes/metrics/binary-metrics.ts';
 import { BinaryMetrics } from '../src/nodes/metrics/binary-set.ts';
+import { WriteMasks } from '../src/nodes/report/write-masks.ts';
 import { resolveSamConfig, SAM_PRESETS, samConfigFromArg, type SamConfig } from '../src/nodes/sam/config.ts';
 import { SamModelNode } from '../src/nodes/sam/model-node.ts';
 import { SamSemantic } from '../src/nodes/sam/semantic-node.ts';
@@ -98,11 +103,14 @@ function trainItems(options: ConvLoraBinaryOptions): number {
   return train?.entries.length ?? 0;
 }
 
-/** The reader for a real data set folder: its layout decides the node; without a val split, 20 % of train is held out. */
-function addReader(g: GraphBuilder, root: string, epochs: number, valEvery: number) {
+/**
+ * The reader for a real data set folder: its layout decides the node. For training, without a
+ * val split 20 % of train is held out; for evaluation, `splits` names the one to read.
+ */
+function addReader(g: GraphBuilder, root: string, read: { epochs: number; valEvery: number } | { splits: string[]; shuffle: false }) {
   const listing = detectLayout(root);
   const hasVal = listing.splits.some((s) => s.name === 'val');
-  const params = { root, epochs, valEvery, ...(hasVal ? {} : { holdout: 0.2 }) };
+  const params = { root, ...read, ...('splits' in read || hasVal ? {} : { holdout: 0.2 }) };
   switch (listing.layout) {
     case 'autogluon-csv':
       return g.add('data', AutogluonCsv, { params });
@@ -117,31 +125,20 @@ function addReader(g: GraphBuilder, root: string, epochs: number, valEvery: numb
 
 export function convLoraBinary(options: ConvLoraBinaryOptions = {}): Graph {
   const recipe = RECIPES[recipeOf(options)];
-  // A preset stays a name in the graph; an arch.json is read now, so the graph holds the config itself.
-  const arch: SamConfig | string = typeof options.arch === 'string' && options.arch.endsWith('.json') ? samConfigFromArg(options.arch) : (options.arch ?? SMALL_SAM);
-  const size = (typeof arch === 'string' ? resolveSamConfig(arch, "option 'arch'") : arch).image_size;
+  const { arch, size } = resolvedArch(options);
   const g = new GraphBuilder({ name: 'conv-lora-binary', seed: options.seed ?? 42 });
   const epochs = options.epochs ?? recipe.epochs;
   const batchSize = options.batchSize ?? recipe.batchSize;
   const accumulate = options.accumulate ?? recipe.accumulate;
   const valEvery = options.valEvery ?? 1;
-  const data = options.data
-    ? addReader(g, options.data, epochs, valEvery)
-    : g.add('data', SyntheticShapes, { params: { size, train: options.train ?? 32, val: options.val ?? 16, epochs, valEvery } });
+  const reader = options.data ? addReader(g, options.data, { epochs, valEvery }) : undefined;
+  const data = reader ?? g.add('data', SyntheticShapes, { params: { size, train: options.train ?? 32, val: options.val ?? 16, epochs, valEvery } });
   const resize = g.add('resize', ResizeSquare, { params: { size }, inputs: { image: data.out.image, mask: data.out.mask } });
   const flip = g.add('flip', RandomFlip, { params: { p: 0.5 }, inputs: { image: resize.out.image, mask: resize.out.mask } });
-  const batch = g.add('batch', Batch, { params: { size: batchSize }, inputs: { image: flip.out.image, mask: flip.out.mask } });
-  const sam = g.add('sam', SamModelNode, { params: { arch, ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}) } });
-  const adapted = g.add('peft', InjectAdapter, {
-    params: {
-      method: options.method ?? 'conv-lora',
-      rank: options.rank ?? 3,
-      experts: options.experts ?? 8,
-      ...(options.warmStart ? { initFrom: options.warmStart } : {}),
-    },
-    inputs: { model: sam.out.model },
-  });
-  const seg = g.add('segment', SamSemantic, { params: { maskTokens: 1 }, inputs: { model: adapted.out.model, images: batch.out.images } });
+  // A real data set's masks also travel at their own size, so validation scores at the ground truth's resolution.
+  const originals = reader ? { info: reader.out.info, original: reader.out.mask } : {};
+  const batch = g.add('batch', Batch, { params: { size: batchSize }, inputs: { image: flip.out.image, mask: flip.out.mask, ...originals } });
+  const seg = addModel(g, options, arch, batch.out.images, options.warmStart);
   const structure = g.add('structure', StructureLoss, { inputs: { logits: seg.out.logits, masks: batch.out.masks } });
   const total = g.add('loss', WeightedSum, { inputs: { loss0: structure.out.loss, moe: seg.out.aux } });
   const schedule = options.schedule ?? recipe.schedule;
@@ -158,6 +155,68 @@ export function convLoraBinary(options: ConvLoraBinaryOptions = {}): Graph {
     },
     inputs: { loss: total.out.loss },
   });
-  g.add('metrics', BinaryMetrics, { params: { metrics: ['iou', 'dice', 'sm', 'mae'] }, inputs: { probs: seg.out.probs, masks: batch.out.masks } });
+  g.add('metrics', BinaryMetrics, {
+    params: { metrics: ['iou', 'dice', 'sm', 'mae'] },
+    inputs: { probs: seg.out.probs, masks: batch.out.masks, ...(reader ? { originals: batch.out.originals, infos: batch.out.infos } : {}) },
+  });
+  return g.build();
+}
+
+/** SAM (base weights) → the PEFT method (fresh, or the weights at `adapter`) → the promptless binary forward. */
+function addModel(g: GraphBuilder, options: ConvLoraBinaryOptions, arch: SamConfig | string, images: NodeHandle<typeof Batch.outputs>['out']['images'], adapter?: string) {
+  const sam = g.add('sam', SamModelNode, { params: { arch, ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}) } });
+  const adapted = g.add('peft', InjectAdapter, {
+    params: { method: options.method ?? 'conv-lora', rank: options.rank ?? 3, experts: options.experts ?? 8, ...(adapter ? { initFrom: adapter } : {}) },
+    inputs: { model: sam.out.model },
+  });
+  return g.add('segment', SamSemantic, { params: { maskTokens: 1 }, inputs: { model: adapted.out.model, images } });
+}
+
+function resolvedArch(options: ConvLoraBinaryOptions): { arch: SamConfig | string; size: number } {
+  // A preset stays a name in the graph; an arch.json is read now, so the graph holds the config itself.
+  const arch: SamConfig | string = typeof options.arch === 'string' && options.arch.endsWith('.json') ? samConfigFromArg(options.arch) : (options.arch ?? SMALL_SAM);
+  return { arch, size: (typeof arch === 'string' ? resolveSamConfig(arch, "option 'arch'") : arch).image_size };
+}
+
+/** The split an evaluation reads: the one named, else the data set's only split or its only test split. */
+function evaluationSplit(root: string, split: string | undefined): string {
+  const names = detectLayout(root).splits.map((s) => s.name);
+  if (split) return split; // the reader names what exists if it does not
+  const tests = names.filter((n) => n === 'test' || n.startsWith('test'));
+  if (names.length === 1) return names[0]!;
+  if (tests.length === 1) return tests[0]!;
+  throw new Error(`${root} has splits ${names.map((n) => `'${n}'`).join(', ')}; say which to evaluate with --split`);
+}
+
+/**
+ * The trained adapter (`<checkpoint>/peft`) on one split of a data set folder, scored per image at
+ * each ground truth's own resolution (the prediction resized back, as the benchmarks do).
+ */
+export function convLoraBinaryEvaluate(options: ConvLoraBinaryOptions, target: EvaluateTarget): Graph {
+  const { arch, size } = resolvedArch(options);
+  const g = new GraphBuilder({ name: 'conv-lora-binary-eval', seed: options.seed ?? 42 });
+  const data = addReader(g, target.data, { splits: [evaluationSplit(target.data, target.split)], shuffle: false });
+  const resize = g.add('resize', ResizeSquare, { params: { size }, inputs: { image: data.out.image, mask: data.out.mask } });
+  const batch = g.add('batch', Batch, {
+    params: { size: options.batchSize ?? RECIPES[recipeOf(options)].batchSize },
+    inputs: { image: resize.out.image, mask: resize.out.mask, info: data.out.info, original: data.out.mask },
+  });
+  const seg = addModel(g, options, arch, batch.out.images, join(target.checkpoint, 'peft'));
+  g.add('metrics', BinaryMetrics, {
+    params: { ...(target.metrics ? { metrics: [...target.metrics] as BinaryMetricName[] } : {}), perImage: true },
+    inputs: { probs: seg.out.probs, masks: batch.out.masks, originals: batch.out.originals, infos: batch.out.infos },
+  });
+  return g.build();
+}
+
+/** The trained adapter on every image of a folder: one mask PNG per image at its own size. */
+export function convLoraBinaryPredict(options: ConvLoraBinaryOptions, target: PredictTarget): Graph {
+  const { arch, size } = resolvedArch(options);
+  const g = new GraphBuilder({ name: 'conv-lora-binary-predict', seed: options.seed ?? 42 });
+  const images = g.add('images', ImageFolder, { params: { root: target.images } });
+  const resize = g.add('resize', ResizeSquareImage, { params: { size }, inputs: { image: images.out.image } });
+  const batch = g.add('batch', BatchImages, { params: { size: options.batchSize ?? RECIPES[recipeOf(options)].batchSize }, inputs: { image: resize.out.image, info: images.out.info } });
+  const seg = addModel(g, options, arch, batch.out.images, join(target.checkpoint, 'peft'));
+  g.add('write', WriteMasks, { params: { dir: target.out, probs: target.probs }, inputs: { probs: seg.out.probs, infos: batch.out.infos } });
   return g.build();
 }

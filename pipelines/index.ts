@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { PipelineEntry } from '../src/api/pipeline.ts';
 import { ADAPTER_METHODS } from '../src/nodes/adapters/config.ts';
 import { LR_SCHEDULES } from '../src/nodes/train/lr-schedule.ts';
-import { convLoraBinary, RECIPES } from './conv-lora-binary.ts';
+import { convLoraBinary, convLoraBinaryEvaluate, convLoraBinaryPredict, RECIPES } from './conv-lora-binary.ts';
 import { toySegmentation } from './toy-segmentation.ts';
 
 export type { PipelineEntry };
@@ -44,6 +44,8 @@ const entries: PipelineEntry[] = [
       }),
     control: { monitor: 'sm', mode: 'max', patience: 10, keep: 3 },
     build: (options) => convLoraBinary(options),
+    evaluate: (options, target) => convLoraBinaryEvaluate(options, target),
+    predict: (options, target) => convLoraBinaryPredict(options, target),
   },
   {
     name: 'toy-segmentation',

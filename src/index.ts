@@ -32,3 +32,4 @@ export { toySegmentation } from '../pipelines/toy-segmentation.ts';
 export function runGraph(graph: Graph, options: { backend?: string } = {}): Observable<RunEvent> {
   return run(compile(graph), { executor: () => TensorWorker.start(options.backend !== undefined ? { backend: options.backend } : {}) });
 }
+export { evaluate, predict, type EvaluateRequest, type PredictRequest, type InferenceRun } from './api/inference.ts';

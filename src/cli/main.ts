@@ -6,6 +6,7 @@ import { exportGraph, type ExportFormat } from '../graph/export/index.ts';
 import { TensorWorker } from '../../workers/host.ts';
 import { loadPipeline } from '../api/pipeline.ts';
 import { parseSettings } from './settings.ts';
+import { registerInferenceCommands } from './inference-commands.ts';
 import { registerTrainCommands } from './train-commands.ts';
 import { registerSamForward } from './sam-forward-command.ts';
 import { registerPeftReport } from './peft-report-command.ts';
@@ -22,6 +23,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride();
 
   registerTrainCommands(program, (c) => (code = c));
+  registerInferenceCommands(program, (c) => (code = c));
 
   program
     .command('graph')

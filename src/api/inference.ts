@@ -1,0 +1,130 @@
+/**
+ * `evaluate` and `predict`: a trained run's checkpoint applied to other data, with nothing but
+ * the run folder (its record says the pipeline and options) and, when the base weights moved,
+ * their new path (checked against the base id the adapter was trained on).
+ *
+ * - evaluate writes `RUN/eval/<name>/metrics.json` (means over the images) and `per-image.csv`,
+ *   into a temporary folder renamed when complete; an existing evaluation is never replaced.
+ * - predict writes one mask PNG per image at the image's own size into `out`.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import { Observable } from 'rxjs';
+import { compile } from '../graph/compile.ts';
+import type { RunEvent } from '../graph/events.ts';
+import type { Graph } from '../graph/graph.ts';
+import { run } from '../graph/run.ts';
+import { TensorWorker } from '../../workers/host.ts';
+import { buildGraph, resolvePipeline, type PipelineEntry } from './pipeline.ts';
+import { RunFolder } from './run-folder.ts';
+
+interface FromRun {
+  /** The run folder. */
+  readonly run: string;
+  /** 'best' (default; 'last' when the run has no best), 'last' or a checkpoint's name. */
+  readonly checkpoint?: string;
+  /** Where the base SAM weights are now, if they moved since training. */
+  readonly baseCheckpoint?: string;
+  readonly backend?: string;
+}
+
+export interface EvaluateRequest extends FromRun {
+  readonly data: string;
+  readonly split?: string;
+  readonly metrics?: readonly string[];
+  /** The evaluation's folder name under RUN/eval (default: the data folder's name, and the split). */
+  readonly name?: string;
+}
+
+export interface PredictRequest extends FromRun {
+  readonly images: string;
+  readonly out: string;
+  /** Write probabilities (0..255) instead of 0/255 masks. */
+  readonly probs?: boolean;
+}
+
+export interface InferenceRun {
+  /** What it writes: the evaluation folder, or the mask folder. */
+  readonly dir: string;
+  /** The checkpoint folder it applies. */
+  readonly checkpoint: string;
+  readonly events: Observable<RunEvent>;
+}
+
+async function fromRun(request: FromRun, use: 'evaluate' | 'predict') {
+  const folder = RunFolder.open(request.run);
+  const record = folder.record;
+  if (record.pipeline.endsWith('.json')) {
+    throw new Error(`${request.run} was run from the graph file ${record.pipeline}; ${use} needs a pipeline (a built-in name or a module) that says how to ${use}`);
+  }
+  const entry = await resolvePipeline(record.pipeline);
+  if (!entry[use]) throw new Error(`pipeline '${entry.name}' (${record.pipeline}) has no ${use} graph`);
+  const which = request.checkpoint ?? (folder.pointer('best') ? 'best' : 'last');
+  const checkpoint = folder.checkpointDir(folder.resolveCheckpoint(which));
+  const options = { ...record.options };
+  if (request.baseCheckpoint) options.checkpoint = resolve(request.baseCheckpoint);
+  else if (typeof options.checkpoint === 'string' && !existsSync(options.checkpoint)) {
+    throw new Error(`the base checkpoint ${options.checkpoint} recorded in ${folder.path('run.json')} is not there; pass --base-checkpoint with where it is now (it is checked against the base the adapter was trained on)`);
+  }
+  return { folder, entry: entry as PipelineEntry & { module?: string }, checkpoint, options };
+}
+
+function runGraph(graph: Graph, backend: string | undefined): Observable<RunEvent> {
+  return run(compile(graph), { executor: () => TensorWorker.start(backend !== undefined ? { backend } : {}) });
+}
+
+const csvField = (v: unknown) => (typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : String(v));
+
+export async function evaluate(request: EvaluateRequest): Promise<InferenceRun> {
+  const { folder, entry, checkpoint, options } = await fromRun(request, 'evaluate');
+  const graph = buildGraph(entry, () => entry.evaluate!(options, { data: request.data, checkpoint, ...(request.split ? { split: request.split } : {}), ...(request.metrics ? { metrics: request.metrics } : {}) }));
+  const split = (graph.nodes.find((n) => n.name === 'data')?.params as { splits?: string[] } | undefined)?.splits?.[0];
+  const name = request.name ?? [basename(resolve(request.data)), split && split !== 'train' ? split.replaceAll('/', '-') : ''].filter(Boolean).join('-');
+  const dir = folder.path('eval', name);
+  if (existsSync(dir)) throw new Error(`${dir} exists: this run was already evaluated under the name '${name}'; give another --name`);
+  const events = new Observable<RunEvent>((subscriber) => {
+    const metrics: Record<string, number> = {};
+    let rows: Record<string, unknown>[] = [];
+    return runGraph(graph, request.backend).subscribe({
+      next: (event) => {
+        if (event.type === 'metric') metrics[event.name] = event.value;
+        if (event.type === 'log' && event.message.startsWith('per-image metrics')) {
+          // In the data set's order (the pool finishes images in any order).
+          rows = [...(event.data as { images: (Record<string, unknown> & { item: number; image: number })[] }).images].sort((a, b) => a.item - b.item || a.image - b.image);
+        }
+        subscriber.next(event);
+        if (event.type !== 'finished') return;
+        const partial = `${dir}.partial`;
+        rmSync(partial, { recursive: true, force: true });
+        mkdirSync(partial, { recursive: true });
+        const result = { run: folder.dir, checkpoint, data: resolve(request.data), split, images: rows.length, metrics };
+        writeFileSync(join(partial, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
+        const columns = ['id', ...Object.keys(metrics)];
+        writeFileSync(join(partial, 'per-image.csv'), [columns.join(','), ...rows.map((r) => columns.map((c) => csvField(r[c] ?? '')).join(','))].join('\n') + '\n');
+        renameSync(partial, dir);
+        subscriber.next({ type: 'log', message: `wrote ${dir}: metrics.json, per-image.csv (${rows.length} images)`, data: result });
+      },
+      error: (error: unknown) => subscriber.error(error),
+      complete: () => subscriber.complete(),
+    });
+  });
+  return { dir, checkpoint, events };
+}
+
+/** Masks `out` already holds for these images: an error before any work, since none is overwritten. */
+function refuseExisting(images: string, out: string): void {
+  if (!existsSync(out) || !existsSync(images)) return; // the image reader names a missing folder
+  const stems = new Set(readdirSync(images).map((f) => basename(f, extname(f))));
+  const taken = readdirSync(out).filter((f) => f.endsWith('.png') && stems.has(basename(f, '.png')));
+  if (taken.length) {
+    throw new Error(`${out} already holds ${taken.length} mask(s) for these images (${taken.slice(0, 3).join(', ')}${taken.length > 3 ? ', ...' : ''}); predict never overwrites: choose another --out`);
+  }
+}
+
+export async function predict(request: PredictRequest): Promise<InferenceRun> {
+  const { entry, checkpoint, options } = await fromRun(request, 'predict');
+  const out = resolve(request.out);
+  refuseExisting(request.images, out);
+  const graph = buildGraph(entry, () => entry.predict!(options, { images: request.images, out, checkpoint, probs: request.probs ?? false }));
+  return { dir: out, checkpoint, events: runGraph(graph, request.backend) };
+}

@@ -1,0 +1,60 @@
+/**
+ * `samflow eval RUN --data DIR` and `samflow predict RUN --images DIR --out DIR`: a trained
+ * run's checkpoint on other data, from the run folder alone.
+ */
+import type { Command } from 'commander';
+import { evaluate, predict } from '../api/inference.ts';
+import { BINARY_METRICS } from '../nodes/metrics/binary-metrics.ts';
+import { followRun } from './follow-run.ts';
+import { backendOption } from './train-commands.ts';
+
+const checkpointHelp = "which checkpoint: best (default; last if the run has no best), last, or a name under checkpoints/";
+const baseHelp = 'where the base SAM weights are now, if they moved (checked against the base the adapter was trained on)';
+
+export function registerInferenceCommands(program: Command, setCode: (code: number) => void): void {
+  program
+    .command('eval')
+    .description('score a trained run on a data set folder at each ground truth’s own resolution: RUN/eval/<name>/metrics.json + per-image.csv')
+    .argument('<run-dir>', 'a run folder written by samflow train')
+    .requiredOption('--data <dir>', 'a data set folder in any layout the readers know (or just images/ + masks/)')
+    .option('--split <name>', "which split (default: the folder's only split, or its only test split)")
+    .option('--metrics <list>', `comma-separated, of ${BINARY_METRICS.join(', ')} (default: all)`)
+    .option('--name <name>', 'the folder name under RUN/eval (default: the data folder’s name and split)')
+    .option('--checkpoint <which>', checkpointHelp)
+    .option('--base-checkpoint <file>', baseHelp)
+    .addOption(backendOption())
+    .option('--json', 'print events as JSON lines')
+    .action(async (dir: string, opts: { data: string; split?: string; metrics?: string; name?: string; checkpoint?: string; baseCheckpoint?: string; backend?: string; json?: boolean }) => {
+      const metrics = opts.metrics?.split(',').map((m) => m.trim()).filter(Boolean);
+      const unknown = metrics?.filter((m) => !(BINARY_METRICS as readonly string[]).includes(m)) ?? [];
+      if (unknown.length) throw new Error(`--metrics: unknown ${unknown.join(', ')} (expected some of ${BINARY_METRICS.join(', ')})`);
+      const { metrics: _list, json: _json, ...rest } = opts;
+      const started = await evaluate({ run: dir, ...rest, ...(metrics ? { metrics } : {}) });
+      if (!opts.json) process.stdout.write(`evaluating ${started.checkpoint} on ${opts.data}\n`);
+      const { code, events } = await followRun(started.events, { json: opts.json });
+      const written = events.find((e) => e.type === 'log' && e.message.startsWith('wrote '));
+      if (!opts.json && written?.type === 'log') {
+        const result = written.data as { metrics: Record<string, number>; images: number; split?: string };
+        process.stdout.write(`${result.images} images${result.split ? ` (${result.split})` : ''}: ${Object.entries(result.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}\n${written.message}\n`);
+      }
+      setCode(code);
+    });
+
+  program
+    .command('predict')
+    .description('write a trained run’s predicted mask for every image of a folder: one PNG per image at its own size, names kept')
+    .argument('<run-dir>', 'a run folder written by samflow train')
+    .requiredOption('--images <dir>', 'a folder of images (jpg, png, tif, bmp)')
+    .requiredOption('--out <dir>', 'where to write <name>.png; an existing mask there is never overwritten')
+    .option('--probs', 'write probabilities as 0..255 grey instead of 0/255 masks')
+    .option('--checkpoint <which>', checkpointHelp)
+    .option('--base-checkpoint <file>', baseHelp)
+    .addOption(backendOption())
+    .option('--json', 'print events as JSON lines')
+    .action(async (dir: string, opts: { images: string; out: string; probs?: boolean; checkpoint?: string; baseCheckpoint?: string; backend?: string; json?: boolean }) => {
+      const started = await predict({ run: dir, ...opts });
+      if (!opts.json) process.stdout.write(`predicting with ${started.checkpoint} on ${opts.images}\n`);
+      const { code } = await followRun(started.events, { json: opts.json });
+      setCode(code);
+    });
+}

@@ -1,0 +1,96 @@
+/**
+ * eval and predict from a run folder alone: a run trained on a Kvasir-style folder, evaluated
+ * on a CVC-ClinicDB-style folder (images/ + masks/ as TIFFs of other sizes) and used to predict
+ * masks for its images. The metrics are computed at each ground truth's own size, so IoU from
+ * the predicted PNGs (written at the image's size) equals the evaluation's.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { lastValueFrom, toArray } from 'rxjs';
+import sharp from 'sharp';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { evaluate, predict } from '../../src/api/inference.ts';
+import { train } from '../../src/api/training.ts';
+import { SAM_PRESETS } from '../../src/nodes/sam/config.ts';
+import { captureCli, samflow } from '../cli/capture.ts';
+import { tempDir, writeKvasir, writePairs } from '../fixtures/datasets.ts';
+
+const TINY = { ...SAM_PRESETS.vit_b, image_size: 32, patch_size: 4, encoder_embed_dim: 32, encoder_depth: 2, encoder_num_heads: 2,
+  encoder_global_attn_indexes: [1], window_size: 4, prompt_embed_dim: 32, decoder_mlp_dim: 64, decoder_num_heads: 2, iou_head_hidden_dim: 32 };
+
+const names = (n: number) => Array.from({ length: n }, (_, i) => `${100 + i}`);
+
+async function grey(path: string): Promise<{ data: Uint8Array; width: number; height: number }> {
+  const { data, info } = await sharp(path).greyscale().raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data), width: info.width, height: info.height };
+}
+
+describe('eval and predict', () => {
+  const dir = tempDir('samflow-infer-');
+  const run = join(dir, 'run');
+  const cvc = join(dir, 'CVC-ClinicDB');
+
+  beforeAll(async () => {
+    writeFileSync(join(dir, 'tiny.json'), JSON.stringify(TINY));
+    await writeKvasir(join(dir, 'kvasir'), 10);
+    await writePairs(cvc, 'images', 'masks', names(4), { image: '.tif', mask: '.tif' }, { width: 45, height: 37 });
+    const started = await train({ pipeline: 'conv-lora-binary', options: { arch: join(dir, 'tiny.json'), data: join(dir, 'kvasir'), epochs: 2, lr: 1e-2 }, out: run });
+    expect((await lastValueFrom(started.events.pipe(toArray()))).at(-1)).toMatchObject({ type: 'finished' });
+  });
+
+  it('evaluates the best checkpoint on another folder at the ground truth’s own size, and predicts masks at the image’s size that agree', async () => {
+    const evaluation = await evaluate({ run, data: cvc });
+    expect(evaluation.dir).toBe(join(run, 'eval', 'CVC-ClinicDB'));
+    expect(evaluation.checkpoint).toMatch(/checkpoints\/epoch-[12]$/);
+    await lastValueFrom(evaluation.events.pipe(toArray()));
+    const result = JSON.parse(readFileSync(join(evaluation.dir, 'metrics.json'), 'utf8')) as { images: number; metrics: Record<string, number> };
+    expect(result.images).toBe(4);
+    expect(Object.keys(result.metrics).sort()).toEqual(['ber', 'dice', 'em', 'iou', 'mae', 'sm', 'wfm']);
+    const csv = readFileSync(join(evaluation.dir, 'per-image.csv'), 'utf8').trim().split('\n');
+    expect(csv[0]).toBe('id,iou,dice,sm,em,wfm,mae,ber');
+    expect(csv.slice(1).map((l) => l.split(',')[0])).toEqual(names(4));
+
+    const masks = join(dir, 'masks');
+    const prediction = await predict({ run, images: join(cvc, 'images'), out: masks });
+    const events = await lastValueFrom(prediction.events.pipe(toArray()));
+    expect(events.find((e) => e.type === 'log' && e.node === 'write')).toMatchObject({ message: `wrote 4 mask PNGs to ${masks}` });
+    const ious: number[] = [];
+    for (const name of names(4)) {
+      const predicted = await grey(join(masks, `${name}.png`));
+      const truth = await grey(join(cvc, 'masks', `${name}.tif`));
+      expect([predicted.width, predicted.height]).toEqual([45, 37]);
+      let inter = 0;
+      let union = 0;
+      predicted.data.forEach((p, i) => {
+        const a = p > 127;
+        const b = truth.data[i]! > 127;
+        inter += a && b ? 1 : 0;
+        union += a || b ? 1 : 0;
+      });
+      ious.push(union ? inter / union : 0);
+    }
+    const perImage = csv.slice(1).map((l) => Number(l.split(',')[1]));
+    perImage.forEach((v, i) => expect(v).toBeCloseTo(ious[i]!, 10));
+    expect(result.metrics.iou).toBeCloseTo(ious.reduce((a, b) => a + b, 0) / 4, 10);
+
+    await expect(evaluate({ run, data: cvc })).rejects.toThrow(`${join(run, 'eval', 'CVC-ClinicDB')} exists: this run was already evaluated under the name 'CVC-ClinicDB'; give another --name`);
+    await expect(predict({ run, images: join(cvc, 'images'), out: masks })).rejects.toThrow(`${masks} already holds 4 mask(s) for these images (100.png, 101.png, 102.png, ...); predict never overwrites: choose another --out`);
+  });
+
+  describe('from the command line', () => {
+    const output = captureCli();
+    it('evaluates a chosen checkpoint and says when the recorded base weights moved', async () => {
+      expect(await samflow('eval', run, '--data', cvc, '--checkpoint', 'last', '--metrics', 'iou,sm', '--name', 'cvc-last')).toBe(0);
+      expect(output.out).toMatch(/4 images \(train\): iou \d\.\d{4}, sm \d\.\d{4}/);
+      expect(await samflow('eval', run, '--data', cvc, '--metrics', 'iou,fm')).toBe(1);
+      expect(output.err).toBe('samflow: --metrics: unknown fm (expected some of iou, dice, sm, em, wfm, mae, ber)\n');
+      expect(await samflow('eval', run, '--data', cvc, '--checkpoint', 'epoch-9')).toBe(1);
+      expect(output.err).toMatch(/no checkpoint 'epoch-9'; the run has epoch-\d/);
+      const record = JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')) as { options: Record<string, unknown> };
+      writeFileSync(join(run, 'run.json'), JSON.stringify({ ...record, options: { ...record.options, checkpoint: join(dir, 'gone.pth') } }));
+      expect(await samflow('eval', run, '--data', cvc, '--name', 'moved')).toBe(1);
+      expect(output.err).toContain(`the base checkpoint ${join(dir, 'gone.pth')} recorded in ${join(run, 'run.json')} is not there; pass --base-checkpoint`);
+      writeFileSync(join(run, 'run.json'), JSON.stringify(record));
+    });
+  });
+});
