@@ -54,14 +54,19 @@ ${lines.join('\n')}
 }
 
 export async function runReport(compiled: CompiledGraph, events: readonly RunEvent[]): Promise<string> {
-  const started = events.find((e) => e.type === 'started');
-  const end = events.find((e) => e.type === 'finished' || e.type === 'failed');
+  // A resumed run's events hold one started … finished stretch per attempt: the status is the last one's.
+  const lastStart = events.map((e) => e.type).lastIndexOf('started');
+  const started = events[lastStart];
+  const end = events.slice(Math.max(0, lastStart)).find((e) => e.type === 'finished' || e.type === 'failed');
+  const checkpoints = events.filter((e): e is Extract<RunEvent, { type: 'checkpoint' }> => e.type === 'checkpoint');
+  const attempts = events.filter((e) => e.type === 'started').length;
   const status =
-    end?.type === 'finished'
-      ? `finished: ${end.items} items in ${end.seconds.toFixed(1)} s`
+    (end?.type === 'finished'
+      ? `finished: ${end.items} items in ${end.seconds.toFixed(1)} s${end.stopped ? ` (stopped: ${end.stopped})` : ''}`
       : end?.type === 'failed'
         ? `FAILED: ${end.error}`
-        : 'incomplete (no finished or failed event)';
+        : `running, or killed${checkpoints.length ? `: last checkpoint ${checkpoints.at(-1)!.path} (epoch ${checkpoints.at(-1)!.epoch + 1})` : ' before its first checkpoint'}`) +
+    (attempts > 1 ? ` · resumed ${attempts - 1} time(s)` : '');
   const losses = events.filter((e): e is Metric => e.type === 'metric' && e.name === 'loss');
   const train = losses.filter((e) => e.split === 'train' && e.step !== undefined).map((e): [number, number] => [e.step!, e.value]);
   // Validation loss per epoch, placed at the training step reached by then.
@@ -108,6 +113,8 @@ figure { margin: 1rem 0; overflow-x: auto; }
 <figure>${chart || '<p>no loss was reported</p>'}</figure>
 <h2>Metrics (mean per split and epoch)</h2>
 ${rows.length ? table : '<p>no metrics were reported</p>'}
+<h2>Checkpoints</h2>
+${checkpoints.length ? `<table><thead><tr><th>epoch</th><th>update</th><th>when written</th><th>folder</th></tr></thead><tbody>${checkpoints.map((c) => `<tr><td>${c.epoch + 1}</td><td>${c.step}</td><td>${escapeHtml(c.tags.join(', '))}</td><td>${escapeHtml(c.path)}</td></tr>`).join('')}</tbody></table><p>Only the best by the monitored metric and the last are kept (checkpoints/best.json, last.json).</p>` : '<p>no checkpoint was written</p>'}
 <h2>Graph</h2>
 <figure>${await toSvg(exportModel(compiled))}</figure>
 <h2>Log</h2>
