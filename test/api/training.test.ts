@@ -82,6 +82,11 @@ describe('train and resume', () => {
     expect(resumedEvents.at(-1)).toMatchObject({ type: 'finished', items: 3 * 16 });
     expect(resumedEvents.find((e) => e.type === 'log' && e.message.startsWith('resuming from'))).toBeDefined();
     expect(finalState(part.dir)).toEqual(finalState(whole.dir));
+    // Restoring leaks nothing: the worker's live tensors in the last epoch are those of the uninterrupted run
+    // (they alternate with the half-gathered accumulation, and grow only when an expert first gets moments).
+    const tensors = (events: RunEvent[]) => events.flatMap((e) => (e.type === 'progress' && e.epoch === 2 && e.tensors !== undefined ? [e.tensors] : []));
+    expect(tensors(resumedEvents)).toHaveLength(8); // 6 training + 2 validation batches
+    expect(tensors(resumedEvents)).toEqual(tensors(wholeEvents));
     // The same optimiser updates, in the same order, with the same learning rates.
     const lrs = (events: RunEvent[]) => events.flatMap((e) => (e.type === 'metric' && e.name === 'lr' ? [[e.step, e.value]] : []));
     expect([...lrs(partEvents), ...lrs(resumedEvents)]).toEqual(lrs(wholeEvents));

@@ -112,7 +112,7 @@ export function applyAdapterCheckpoint(model: SamModel, checkpoint: AdapterCheck
   }
   for (const [key, variable] of expected) {
     const saved = checkpoint.tensors.get(key)!;
-    (variable as tf.Variable).assign(tf.tensor(saved.data, [...saved.shape]));
+    tf.tidy(() => (variable as tf.Variable).assign(tf.tensor(saved.data, [...saved.shape])));
   }
   return manifest;
 }

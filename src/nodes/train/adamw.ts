@@ -41,7 +41,8 @@ export class AdamW {
     for (const [key, variable] of present) {
       let s = this.state.get(key);
       if (!s) {
-        s = { m: tf.variable(tf.zerosLike(variable), false), v: tf.variable(tf.zerosLike(variable), false), step: 0 };
+        // In a tidy, so the zeros' own handles go and only the variables count as live tensors.
+        s = tf.tidy(() => ({ m: tf.variable(tf.zerosLike(variable), false), v: tf.variable(tf.zerosLike(variable), false), step: 0 }));
         this.state.set(key, s);
       }
       const state = s;
