@@ -307,7 +307,8 @@ function sourceStage(stage: SourceStage, window: number, emitFrom: (node: string
         });
         const itemMeta: ItemMeta = { split: meta.split ?? 'train', epoch: meta.epoch ?? 0, groupEnd: meta.groupEnd ?? false, index };
         if (lastEpoch !== undefined && itemMeta.epoch !== lastEpoch) await control.boundary('epoch', position(), lastEpoch);
-        else if (every > 0 && groupItems > 0 && groupItems % every === 0) await control.boundary('interval', position(), lastEpoch!);
+        // Not before a resumed run's first item: its resume position had its boundary in the earlier run.
+        else if (every > 0 && lastEpoch !== undefined && groupItems > 0 && groupItems % every === 0) await control.boundary('interval', position(), lastEpoch);
         const stop = control.stopReason();
         if (stop !== undefined && (groupItems === 0 || (itemMeta.split === 'train' && groupItems % control.unit === 0))) {
           control.onStop(stop);

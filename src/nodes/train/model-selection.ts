@@ -55,7 +55,8 @@ export class ModelSelection {
     readonly control: TrainControl,
     state: SelectionState = { scores: [], best: undefined, stale: 0 },
   ) {
-    this.scores = [...state.scores];
+    // A NaN score comes back from a checkpoint's JSON as null: it stays NaN (never best, ranked last).
+    this.scores = state.scores.map((s) => (typeof s.value === 'number' ? s : { ...s, value: NaN }));
     this.bestScore = state.best;
     this.stale = state.stale;
   }
