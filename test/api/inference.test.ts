@@ -77,6 +77,15 @@ describe('eval and predict', () => {
     await expect(predict({ run, images: join(cvc, 'images'), out: masks })).rejects.toThrow(`${masks} already holds 4 mask(s) for these images (100.png, 101.png, 102.png, ...); predict never overwrites: choose another --out`);
   });
 
+  it('warm-starts a new run from a checkpoint’s adapter, and refuses one whose config differs', async () => {
+    const adapter = join(run, 'checkpoints', 'epoch-2', 'peft');
+    const options = { arch: join(dir, 'tiny.json'), data: join(dir, 'kvasir'), epochs: 1, warmStart: adapter };
+    const warm = await lastValueFrom((await train({ pipeline: 'conv-lora-binary', options, out: join(dir, 'warm') })).events.pipe(toArray()));
+    expect(warm.find((e) => e.type === 'log' && e.node === 'peft')).toMatchObject({ message: expect.stringMatching(new RegExp(`^adapter weights from ${adapter}\n`)) });
+    const other = await lastValueFrom((await train({ pipeline: 'conv-lora-binary', options: { ...options, rank: 4 }, out: join(dir, 'other') })).events.pipe(toArray()));
+    expect(other.at(-1)).toMatchObject({ type: 'failed', node: 'peft', error: expect.stringContaining(`${adapter}.json holds an adapter with another config than this node's (rank: 3 → 4)`) });
+  });
+
   describe('from the command line', () => {
     const output = captureCli();
     it('evaluates a chosen checkpoint and says when the recorded base weights moved', async () => {

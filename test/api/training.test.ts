@@ -125,6 +125,28 @@ describe('train and resume', () => {
     expect(readFileSync(join(dir, 'killed', 'report.html'), 'utf8')).toContain('finished');
   });
 
+  it('Ctrl-C on the CLI finishes the step, writes a checkpoint and the report, exits 130, and resume continues', async () => {
+    const dir = tempDir('samflow-sigint-');
+    const pipeline = writeTinyPipeline(dir);
+    const child = spawn(process.execPath, [join(REPO, 'bin/samflow.js'), 'train', pipeline, '--out', 'run', '--json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      const before = out.includes('"type":"checkpoint"');
+      out += chunk.toString();
+      if (!before && out.includes('"type":"checkpoint"')) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+    expect(code, err).toBe(130);
+    expect(err).toContain('samflow: stopping after the current step (writing a checkpoint and the report); Ctrl-C again to exit at once');
+    const finished = JSON.parse(out.trim().split('\n').at(-1)!) as RunEvent;
+    expect(finished).toMatchObject({ type: 'finished', stopped: 'interrupted (Ctrl-C)' });
+    expect(readFileSync(join(dir, 'run', 'report.html'), 'utf8')).toContain('stopped: interrupted (Ctrl-C)');
+    const resumed = await resume(join(dir, 'run'));
+    expect((await all(resumed.events)).at(-1)).toMatchObject({ type: 'finished', items: 3 * 16 });
+  });
+
   it('keeps the best k checkpoints by the monitored metric plus the last, and points best at the top one', async () => {
     const dir = tempDir('samflow-bestk-');
     const started = await train({ pipeline: writeTinyPipeline(dir), options: { epochs: 4 }, control: { keep: 1 }, out: join(dir, 'run') });

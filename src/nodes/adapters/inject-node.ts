@@ -47,6 +47,9 @@ export const InjectAdapter = defineNode({
       if (start && start.manifest.method !== config.method) {
         throw new Error(`${initFrom} holds a ${start.manifest.method} adapter, but this node injects ${config.method}`);
       }
+      // The saved weights fix the adapter's shape; only the seed of a fresh initialisation may differ.
+      const changed = start ? differences({ ...parseAdapterConfig(start.manifest.adapter, `${initFrom}.json`), seed: config.seed }, config) : [];
+      if (changed.length) throw new Error(`${initFrom}.json holds an adapter with another config than this node's (${changed.join('; ')}); warm-start with the same settings, or train afresh`);
       let adapted: SamModel | undefined;
       return {
         forward: ({ model }) => {
