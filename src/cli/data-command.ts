@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { LAYOUTS } from '../nodes/data/detect-layout.ts';
 import { formatReport, inspectDataset, type InspectOptions } from '../nodes/data/inspect.ts';
 import type { LayoutName } from '../nodes/data/listing.ts';
+import { setAsideLines } from '../nodes/data/set-aside.ts';
 
 interface InspectFlags {
   layout?: LayoutName;
@@ -53,7 +54,15 @@ export function dataCommand(): Command {
       };
       const report = await inspectDataset(dir, options);
       process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : formatReport(report));
+      const total = report.splits.reduce((n, s) => n + s.samples, 0);
+      // Nothing a reader could train on is an error, saying what the folder held instead.
+      if (total === 0) {
+        const aside = setAsideLines(report);
+        const found = report.splits.map((s) => `0 in split '${s.name}' (${s.where})`).join(', ');
+        throw new Error(`${dir}: no usable samples: ${found}; ${aside.length ? `set aside: ${aside.join('; ')}` : 'nothing was set aside: the folders hold no files'}`);
+      }
       const problems = [
+        ...report.splits.filter((s) => s.samples === 0).map((s) => `split '${s.name}' has no samples (${s.where})`),
         !flags.skipUnpaired && report.unpaired.length ? `${report.unpaired.length} file(s) without a partner (--skip-unpaired to go on)` : '',
         !flags.skipCorrupt && report.corrupt.length ? `${report.corrupt.length} file(s) that cannot be decoded (--skip-corrupt to go on)` : '',
         !flags.resizeMasks && report.sizeMismatches.length ? `${report.sizeMismatches.length} mask(s) whose size differs from their image (--resize-masks to go on)` : '',

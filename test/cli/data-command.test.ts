@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { captureCli, samflow } from './capture.ts';
 import { rectSample, tempDir, writeKvasir, writeNyu, writePairs, writeRaster, writeTrans10k } from '../fixtures/datasets.ts';
@@ -51,6 +51,55 @@ describe('samflow data inspect', () => {
     expect(report.layout).toBe('nyuv2-mtan');
     expect(report.splits.map((s) => [s.name, s.samples])).toEqual([['train', 3], ['val', 2]]);
     expect(report.depth.invalidPixels).toBe(5 * 10);
+  });
+
+  it('fails when nothing usable was found, saying what is there', async () => {
+    const empty = tempDir();
+    expect(await samflow('data', 'inspect', empty)).toBe(1);
+    expect(output.err).toBe(`samflow: ${empty}: the folder is empty (expected a data set)\n`);
+    output.err = '';
+    const root = tempDir();
+    mkdirSync(join(root, 'images'));
+    mkdirSync(join(root, 'masks'));
+    expect(await samflow('data', 'inspect', root)).toBe(1);
+    expect(output.err).toBe(`samflow: ${root}: no usable samples: 0 in split 'train' (images/; no split folders, so all are 'train'); nothing was set aside: the folders hold no files\n`);
+    output.err = '';
+    writeFileSync(join(root, 'images', 'a.webp'), 'x');
+    writeFileSync(join(root, 'masks', 'a.gif'), 'x');
+    expect(await samflow('data', 'inspect', root)).toBe(1);
+    expect(output.out).toContain('samples           0 pairs');
+    expect(output.err).toBe(
+      `samflow: ${root}: no usable samples: 0 in split 'train' (images/; no split folders, so all are 'train'); set aside: ` +
+        `1 file(s) not an image file (image folder): ${join(root, 'images', 'a.webp')} (1 .webp); ` +
+        `1 file(s) not an image file (mask folder): ${join(root, 'masks', 'a.gif')} (1 .gif); images and masks must be .jpg, .jpeg, .png, .tif, .tiff, .bmp\n`,
+    );
+  });
+
+  it('fails on a folder whose files all lack a partner, even with --skip-unpaired', async () => {
+    const root = tempDir();
+    await writePairs(root, 'images', 'elsewhere', ['a'], { image: '.png', mask: '.png' });
+    mkdirSync(join(root, 'masks'));
+    expect(await samflow('data', 'inspect', root, '--skip-unpaired')).toBe(1);
+    expect(output.err).toBe(
+      `samflow: ${root}: no usable samples: 0 in split 'train' (images/; no split folders, so all are 'train'); set aside: 1 file(s) without a partner: ${join(root, 'images', 'a.png')} (no mask named a.* in ${join(root, 'masks')})\n`,
+    );
+  });
+
+  it('names an empty split among full ones', async () => {
+    const root = tempDir();
+    await writePairs(root, 'train/images', 'train/masks', ['a', 'b'], { image: '.png', mask: '.png' });
+    mkdirSync(join(root, 'val', 'images'), { recursive: true });
+    mkdirSync(join(root, 'val', 'masks'), { recursive: true });
+    expect(await samflow('data', 'inspect', root)).toBe(1);
+    expect(output.err).toBe(`samflow: ${root}: split 'val' has no samples (${join('val', 'images')}/); the files are listed above\n`);
+  });
+
+  it('names a folder of only .webp/.gif files', async () => {
+    const root = tempDir();
+    writeFileSync(join(root, 'a.webp'), 'x');
+    writeFileSync(join(root, 'b.gif'), 'x');
+    expect(await samflow('data', 'inspect', root)).toBe(1);
+    expect(output.err).toMatch(/ The folder holds: a\.webp, b\.gif; its \.webp, \.gif files are not read \(images and masks must be \.jpg, \.jpeg, \.png, \.tif, \.tiff, \.bmp\)\n$/);
   });
 
   it('names an unknown layout', async () => {

@@ -13,6 +13,7 @@ import type { Emission, SourceBehaviour, SourceContext } from '../../graph/node.
 import { mixSeed, mulberry32, permutation } from '../random.ts';
 import { DecodeError } from './decode.ts';
 import { LayoutError, requirePaired, type Entry, type Listing } from './listing.ts';
+import { emptySplitMessage } from './set-aside.ts';
 
 export const ReaderParams = z.object({
   root: z.string().min(1).describe('the data set folder'),
@@ -66,7 +67,7 @@ export function planSplits(listing: Listing, params: ReaderParams): PlannedSplit
     chosen = usual.length ? usual : splits;
   }
   const empty = chosen.find((s) => s.entries.length === 0);
-  if (empty) throw new LayoutError(`${listing.root}: split '${empty.name}' has no samples`);
+  if (empty) throw new LayoutError(emptySplitMessage(listing, empty.name, params));
   return chosen;
 }
 

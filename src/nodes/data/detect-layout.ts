@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { hasAutogluonCsv, listAutogluonCsv } from './autogluon-csv.ts';
 import { listClassIndexMasks } from './class-index-masks.ts';
 import { listIsic2017 } from './isic2017.ts';
-import { describeFolder, filesOf, findChild, foldersUnder, LayoutError, requireFolder, subdirectories, type LayoutName, type Listing } from './listing.ts';
+import { describeFolder, filesOf, findChild, foldersUnder, LayoutError, listDir, requireFolder, subdirectories, type LayoutName, type Listing } from './listing.ts';
+import { unsupportedImagesNote } from './set-aside.ts';
 import { listNyuv2Mtan } from './nyuv2-mtan.ts';
 import { FOLDER_PAIR_ALIASES, FOLDER_PAIRS, listPairedFolders, PairsNotFoundError, type FolderPairPreset } from './paired-folders.ts';
 
@@ -80,7 +81,7 @@ export function detectLayout(root: string, options: DetectOptions = {}): Listing
         "AutoGluon CSVs (train.csv, val.csv, test*.csv with 'image' and 'label' columns); ISIC 2017 (ISIC_<id>.jpg + ISIC_<id>_segmentation.png); " +
         `Trans10K (images/ + masks*/ with N_mask.png) or CamVid (train/ + trainannot/); paired folders ${pairs}, or name your own pair. ` +
         (error instanceof PairsNotFoundError && error.halves.length ? `Found only halves of a pair: ${error.halves.join('; ')}. ` : '') +
-        `The folder holds: ${describeFolder(root)}`,
+        `The folder holds: ${describeFolder(root)}${unsupportedImagesNote(listDir(root))}`,
     );
   }
 }
