@@ -13,23 +13,50 @@ import type { ItemMeta } from '../src/graph/events.ts';
 import type { SegmentExecutor, SegmentResult } from '../src/graph/executor.ts';
 import { isTensorData } from '../src/graph/port.ts';
 import { parseBackendChoice, type BackendChoice, type BackendReport } from './backend.ts';
+import { ProgressMarker, type MarkerReading } from './progress-marker.ts';
 import type { FailureReply, LoadReply, RunReply, TensorWorkerApi } from './tensor-worker.ts';
 
 export interface WorkerOptions {
   /** 'auto' or a name from BACKEND_ORDER; defaults to $SAMFLOW_BACKEND, then auto. */
   readonly backend?: string;
+  /**
+   * Seconds a step may go without any progress (no node or kernel starting or ending) before
+   * the run ends with an error naming the node and kernel it was in; 0: never. Default
+   * $SAMFLOW_WATCHDOG_S, else 600.
+   */
+  readonly watchdogSeconds?: number;
 }
+
+/** The watchdog limit from an option or SAMFLOW_WATCHDOG_S, checked. */
+export function watchdogSeconds(option: number | undefined, env: NodeJS.ProcessEnv = process.env): number {
+  if (option !== undefined) {
+    if (!Number.isFinite(option) || option < 0) throw new Error(`watchdog: expected seconds >= 0, got ${option}`);
+    return option;
+  }
+  const value = env.SAMFLOW_WATCHDOG_S;
+  if (value === undefined || value === '') return 600;
+  const seconds = Number(value);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new Error(`SAMFLOW_WATCHDOG_S: expected seconds >= 0 (0: off), got '${value}'`);
+  return seconds;
+}
+
+/** A step that made no progress for the watchdog's limit. */
+export class StallError extends Error {}
 
 export class TensorWorker implements SegmentExecutor {
   private closing = false;
   private current: string | undefined;
   private readonly dead: Promise<never>;
+  private readonly segments = new Map<string, SegmentJson>();
 
   private constructor(
     private readonly worker: Worker,
     private readonly api: Comlink.Remote<TensorWorkerApi>,
     readonly report: BackendReport,
     dead: Promise<never>,
+    private readonly marker: ProgressMarker,
+    private readonly kernels: readonly string[],
+    private readonly watchdogMs: number,
   ) {
     this.dead = dead;
   }
@@ -43,10 +70,12 @@ export class TensorWorker implements SegmentExecutor {
       options.backend ?? process.env.SAMFLOW_BACKEND,
       options.backend !== undefined ? '--backend' : 'SAMFLOW_BACKEND',
     );
+    const watchdog = watchdogSeconds(options.watchdogSeconds);
     const { worker, api, dead, state } = spawn();
+    const marker = new ProgressMarker();
     try {
-      const report = await Promise.race([api.init(choice), dead]);
-      const host = new TensorWorker(worker, api, report, dead);
+      const { kernels, ...report } = await Promise.race([api.init(choice, marker.buffer), dead]);
+      const host = new TensorWorker(worker, api, report, dead, marker, kernels, watchdog * 1000);
       state.host = host;
       return host;
     } catch (error) {
@@ -76,6 +105,7 @@ export class TensorWorker implements SegmentExecutor {
 
   async load(segment: SegmentJson): Promise<void> {
     this.current = segment.id;
+    this.segments.set(segment.id, segment);
     check(await this.call<LoadReply>(() => this.api.load(segment)), segment.id);
   }
 
@@ -84,8 +114,9 @@ export class TensorWorker implements SegmentExecutor {
     const buffers = Object.values(inputs)
       .filter(isTensorData)
       .map((t) => t.data.buffer as ArrayBuffer);
-    const reply = await this.call<RunReply>(() =>
-      this.api.run(segmentId, meta, Comlink.transfer(inputs, [...new Set(buffers)]) as Record<PortKey, unknown>),
+    const reply = await this.call<RunReply>(
+      () => this.api.run(segmentId, meta, Comlink.transfer(inputs, [...new Set(buffers)]) as Record<PortKey, unknown>),
+      meta,
     );
     return check(reply, segmentId);
   }
@@ -113,9 +144,54 @@ export class TensorWorker implements SegmentExecutor {
     await this.worker.terminate();
   }
 
-  private call<T>(fn: () => Promise<T>): Promise<T> {
+  private async call<T>(fn: () => Promise<T>, item?: ItemMeta): Promise<T> {
     if (this.closing) return Promise.reject(new WorkerFailure(this.current, 'the worker was closed'));
-    return Promise.race([fn(), this.dead]);
+    if (!item || this.watchdogMs <= 0) return Promise.race([fn(), this.dead]);
+    const watch = this.watch(item);
+    try {
+      return await Promise.race([fn(), this.dead, watch.stalled]);
+    } finally {
+      watch.stop();
+    }
+  }
+
+  /**
+   * Rejects when the worker's marker has not moved for the watchdog's limit. The worker may be
+   * stuck in native code, where it can neither answer nor be interrupted: it is let go (unref,
+   * terminate not awaited) so the run can still write its report and the process can exit.
+   */
+  private watch(item: ItemMeta): { stalled: Promise<never>; stop(): void } {
+    let last = this.marker.read().beats;
+    let since = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const stalled = new Promise<never>((_, reject) => {
+      timer = setInterval(() => {
+        const now = this.marker.read();
+        if (now.beats !== last) {
+          last = now.beats;
+          since = performance.now();
+          return;
+        }
+        if (performance.now() - since < this.watchdogMs) return;
+        clearInterval(timer);
+        reject(this.stallError(now, item));
+        this.closing = true;
+        this.worker.unref();
+        void this.worker.terminate().catch(() => undefined);
+      }, Math.min(1000, Math.max(10, this.watchdogMs / 4)));
+      timer.unref();
+    });
+    stalled.catch(() => undefined);
+    return { stalled, stop: () => clearInterval(timer) };
+  }
+
+  private stallError(at: MarkerReading, item: ItemMeta): Error {
+    const segment = at.segment !== undefined ? this.segments.get(String(at.segment)) : undefined;
+    const node = segment && at.node !== undefined ? segment.nodes[at.node] : undefined;
+    const kernel = at.kernel !== undefined ? `kernel ${this.kernels[at.kernel] ?? at.kernel}` : `no kernel (in JavaScript${this.report.active === 'native' ? '' : `, or a ${this.report.active} kernel, which is not tracked`})`;
+    const seconds = this.watchdogMs / 1000;
+    const stall = new StallError(`no progress for ${seconds} s in ${kernel} on ${item.split} item ${item.index} (epoch ${item.epoch + 1}); the tensor worker was stopped (SAMFLOW_WATCHDOG_S sets the limit, 0 turns it off)`);
+    return node ? new NodeRunError(node.name, node.kind, item.index, stall, segment!.id) : new WorkerFailure(this.current, stall.message);
   }
 }
 

@@ -14,6 +14,7 @@ import type { StepInfo, WorkerNode } from '../src/graph/node.ts';
 import { isTensorData, type TensorData } from '../src/graph/port.ts';
 import type { NodeRegistry } from '../src/graph/registry.ts';
 import { readNodeState, writeNodeState } from '../src/nodes/train/state-files.ts';
+import { activeMarker } from './progress-marker.ts';
 
 interface LiveNode {
   readonly compiled: CompiledNode;
@@ -79,6 +80,7 @@ export class SegmentRunner {
     }
     this.prepared = true;
     const outputs = this.optimizer && step.training ? this.trainStep(step, inputs) : this.evalStep(step, inputs);
+    activeMarker()?.node(undefined, undefined);
     const events = this.events;
     this.events = [];
     return { outputs, events, tensors: tf.memory().numTensors };
@@ -105,6 +107,8 @@ export class SegmentRunner {
           () => {
             const values = this.toTensors(inputs, step.meta);
             this.forward(before, values, step);
+            // What follows (backward, update) is the optimiser's work.
+            activeMarker()?.node(Number(this.segment.id), this.nodes.indexOf(optimizer));
             saved = new Map([...values].map(([k, v]) => [k, v instanceof tf.Tensor ? tf.keep(v) : v]));
             const loss = values.get(lossKey);
             if (!(loss instanceof tf.Tensor) || loss.rank !== 0) {
@@ -128,7 +132,9 @@ export class SegmentRunner {
   }
 
   private forward(nodes: readonly LiveNode[], values: Map<PortKey, unknown>, step: StepInfo): void {
+    const marker = activeMarker();
     for (const node of nodes) {
+      marker?.node(Number(this.segment.id), this.nodes.indexOf(node));
       const inputs: Record<string, unknown> = {};
       for (const [port, key] of Object.entries(node.compiled.inputs)) inputs[port] = values.get(key);
       const name = node.compiled.json.name;

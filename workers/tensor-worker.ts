@@ -11,6 +11,7 @@ import type { ItemMeta } from '../src/graph/events.ts';
 import { isTensorData } from '../src/graph/port.ts';
 import { defaultRegistry } from '../src/graph/registry.ts';
 import { probeBackends, selectBackend, type BackendChoice, type BackendReport } from './backend.ts';
+import { kernelNames, ProgressMarker, useMarker } from './progress-marker.ts';
 import { SegmentRunner, type SegmentRunReply } from './segment-runner.ts';
 
 export interface FailureReply {
@@ -48,8 +49,11 @@ function failure(error: unknown): FailureReply {
 }
 
 const api = {
-  async init(backend?: BackendChoice): Promise<BackendReport> {
-    return selectBackend(backend);
+  /** Picks the backend; `marker` is the shared memory where this worker says what it is doing. */
+  async init(backend: BackendChoice | undefined, marker: SharedArrayBuffer): Promise<BackendReport & { kernels: string[] }> {
+    useMarker(new ProgressMarker(marker));
+    const report = await selectBackend(backend);
+    return { ...report, kernels: kernelNames() };
   },
 
   async probe(): Promise<BackendReport> {

@@ -78,6 +78,14 @@ export class RunFolder {
 
   /** A new run folder; one that already holds anything is an error, never overwritten. */
   static create(dir: string): RunFolder {
+    RunFolder.refuseExisting(dir);
+    const path = resolve(dir);
+    mkdirSync(join(path, 'checkpoints'), { recursive: true });
+    return new RunFolder(path);
+  }
+
+  /** Fails unless `dir` is absent or empty (checked before any work starts, and again at creation). */
+  static refuseExisting(dir: string): void {
     const path = resolve(dir);
     if (existsSync(path) && readdirSync(path).length > 0) {
       const isRun = existsSync(join(path, 'run.json'));
@@ -85,8 +93,6 @@ export class RunFolder {
         `${dir} already exists${isRun ? ' and holds a run' : ' and is not empty'}; a run never overwrites another: choose another --out${isRun ? `, or continue that run with: samflow resume ${dir}` : ''}`,
       );
     }
-    mkdirSync(join(path, 'checkpoints'), { recursive: true });
-    return new RunFolder(path);
   }
 
   /** An existing run folder, checked to be one. */

@@ -30,8 +30,21 @@ export interface TrainRequest {
   /** The run folder to create (default runs/<pipeline>-<time>); an existing one is an error. */
   readonly out?: string;
   readonly backend?: string;
+  /** Seconds a step may make no progress before the run ends with an error (default $SAMFLOW_WATCHDOG_S, else 600; 0: off). */
+  readonly watchdogSeconds?: number;
   /** Aborting stops the run gracefully: the step finishes, a checkpoint and the report are written. */
   readonly signal?: AbortSignal;
+}
+
+type WorkerRequest = Pick<TrainRequest, 'backend' | 'watchdogSeconds'>;
+
+/** The tensor worker, started before anything is written: a backend that cannot load leaves no run folder. */
+async function startWorker(compiled: CompiledGraph, request: WorkerRequest): Promise<TensorWorker | undefined> {
+  if (!compiled.stages.some((s) => s.type === 'worker')) return undefined;
+  return TensorWorker.start({
+    ...(request.backend !== undefined ? { backend: request.backend } : {}),
+    ...(request.watchdogSeconds !== undefined ? { watchdogSeconds: request.watchdogSeconds } : {}),
+  });
 }
 
 export interface TrainingRun {
@@ -54,16 +67,26 @@ export async function train(request: TrainRequest): Promise<TrainingRun> {
   const control = parsed.data;
   const graph = entry ? buildGraph(entry, () => entry.build(options)) : await loadGraphFile(request.pipeline);
   const compiled = compile(graph);
-  const folder = RunFolder.create(request.out ?? join('runs', `${graph.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
+  const out = request.out ?? join('runs', `${graph.name}-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  RunFolder.refuseExisting(out);
+  const worker = await startWorker(compiled, request);
+  let folder: RunFolder;
+  try {
+    folder = RunFolder.create(out);
+  } catch (error) {
+    await worker?.close();
+    throw error;
+  }
   const pipeline = entry ? (entry.module ?? entry.name) : resolvePath(request.pipeline);
   folder.writeRecord({ format: RUN_FORMAT, pipeline, options, control, created: new Date().toISOString() });
   writeFileSync(folder.path('graph.json'), `${JSON.stringify(graph.toJson(), null, 2)}\n`);
   writeFileSync(folder.path('graph.html'), await exportGraph(compiled, 'html'));
-  return { dir: folder.dir, events: trainingEvents(folder, compiled, control, request) };
+  return { dir: folder.dir, events: trainingEvents(folder, compiled, control, request, worker) };
 }
 
 export interface ResumeRequest {
   readonly backend?: string;
+  readonly watchdogSeconds?: number;
   readonly signal?: AbortSignal;
 }
 
@@ -80,9 +103,10 @@ export async function resume(dir: string, request: ResumeRequest = {}): Promise<
     throw new Error(`${dir}: the run has ended (${state.ended.reason ?? 'all epochs done'}); nothing to resume. Evaluate it with: samflow eval ${dir} --data DIR`);
   }
   const compiled = compile(await loadGraphFile(folder.path('graph.json')));
+  const worker = await startWorker(compiled, request);
   return {
     dir: folder.dir,
-    events: trainingEvents(folder, compiled, TrainControl.parse(record.control), request, { name, state }),
+    events: trainingEvents(folder, compiled, TrainControl.parse(record.control), request, worker, { name, state }),
   };
 }
 
@@ -107,7 +131,8 @@ function trainingEvents(
   folder: RunFolder,
   compiled: CompiledGraph,
   control: TrainControl,
-  request: { readonly backend?: string; readonly signal?: AbortSignal },
+  request: { readonly signal?: AbortSignal },
+  worker: TensorWorker | undefined,
   from?: { readonly name: string; readonly state: RunState },
 ): Observable<RunEvent> {
   return new Observable<RunEvent>((subscriber) => {
@@ -123,7 +148,9 @@ function trainingEvents(
     const early = new AbortController();
     const signal = request.signal ? AbortSignal.any([early.signal, request.signal]) : early.signal;
 
-    const emit = (event: RunEvent) => {
+    const emit = (raw: RunEvent) => {
+      // A run that fails keeps its checkpoints: say which one is the latest.
+      const event = raw.type === 'failed' && saved ? { ...raw, error: `${raw.error}; the last checkpoint is ${folder.checkpointDir(saved.name)}` } : raw;
       history.push(event);
       log.write(`${JSON.stringify(event)}\n`);
       if (event.type === 'metric') {
@@ -186,7 +213,7 @@ function trainingEvents(
       data: control,
     });
     const runSub = run(compiled, {
-      executor: () => TensorWorker.start(request.backend !== undefined ? { backend: request.backend } : {}),
+      ...(worker ? { executor: async () => worker } : {}),
       onBoundary,
       boundaryEvery: control.checkpointEvery,
       signal,

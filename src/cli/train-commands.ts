@@ -16,6 +16,10 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 export const backendOption = () =>
   new Option('--backend <name>', `tensor backend: auto or one of ${BACKEND_ORDER.join(', ')} (default: $SAMFLOW_BACKEND, else auto)`);
 
+function watchdogOption(): Option {
+  return new Option('--watchdog <seconds>', 'end the run with an error when a step makes no progress this long (default: $SAMFLOW_WATCHDOG_S, else 600; 0: off)').argParser(numberArg('--watchdog'));
+}
+
 export function numberArg(flag: string, integer = false) {
   return (value: string): number => {
     const n = Number(value);
@@ -93,7 +97,14 @@ export function registerTrainCommands(program: Command, setCode: (code: number) 
     const control = Object.fromEntries(CONTROL_FLAGS.map(([flag, key]) => [key, flags[camel(flag)]]).filter(([, v]) => v !== undefined));
     setCode(
       await startAndFollow(
-        { pipeline: spec, options, control, ...(flags.out ? { out: String(flags.out) } : {}), ...(flags.backend ? { backend: String(flags.backend) } : {}) },
+        {
+          pipeline: spec,
+          options,
+          control,
+          ...(flags.out ? { out: String(flags.out) } : {}),
+          ...(flags.backend ? { backend: String(flags.backend) } : {}),
+          ...(flags.watchdog !== undefined ? { watchdogSeconds: Number(flags.watchdog) } : {}),
+        },
         flags.json as boolean | undefined,
       ),
     );
@@ -104,14 +115,16 @@ export function registerTrainCommands(program: Command, setCode: (code: number) 
     .description('run a pipeline (a built-in name, a pipeline module or a graph .json) into a new run folder')
     .argument('[pipeline]', `pipeline name (${listPipelines().map((p) => p.name).join(', ')}), module (.ts) or graph .json`, DEFAULT_PIPELINE)
     .addOption(backendOption())
+    .addOption(watchdogOption())
     .option('--set <key=value>', 'pipeline option (repeatable), e.g. --set epochs=2', collect, [])
     .option('--epochs <n>', 'shorthand for --set epochs=N', numberArg('--epochs', true))
     .option('--out <dir>', 'the run folder to create (default runs/<pipeline>-<time>); never an existing one')
     .option('--json', 'print events as JSON lines instead of text')
-    .action(async (spec: string, opts: { backend?: string; set: string[]; epochs?: number; out?: string; json?: boolean }) => {
+    .action(async (spec: string, opts: { backend?: string; watchdog?: number; set: string[]; epochs?: number; out?: string; json?: boolean }) => {
       const options = parseSettings(opts.set);
       if (opts.epochs !== undefined) options.epochs = opts.epochs;
-      setCode(await startAndFollow({ pipeline: spec, options, ...(opts.out ? { out: opts.out } : {}), ...(opts.backend ? { backend: opts.backend } : {}) }, opts.json));
+      const request = { pipeline: spec, options, ...(opts.out ? { out: opts.out } : {}), ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.watchdog !== undefined ? { watchdogSeconds: opts.watchdog } : {}) };
+      setCode(await startAndFollow(request, opts.json));
     });
 
   program
@@ -119,11 +132,12 @@ export function registerTrainCommands(program: Command, setCode: (code: number) 
     .description('continue a run from its latest checkpoint (after a kill, a crash or Ctrl-C): same graph, same control, same result')
     .argument('<run-dir>', 'a run folder written by samflow train')
     .addOption(backendOption())
+    .addOption(watchdogOption())
     .option('--json', 'print events as JSON lines')
-    .action(async (dir: string, opts: { backend?: string; json?: boolean }) => {
+    .action(async (dir: string, opts: { backend?: string; watchdog?: number; json?: boolean }) => {
       setCode(
         await withInterrupt(async (signal) => {
-          const resumed = await resume(dir, { signal, ...(opts.backend ? { backend: opts.backend } : {}) });
+          const resumed = await resume(dir, { signal, ...(opts.backend ? { backend: opts.backend } : {}), ...(opts.watchdog !== undefined ? { watchdogSeconds: opts.watchdog } : {}) });
           const { code } = await followRun(resumed.events, { json: opts.json });
           if (!opts.json) process.stdout.write(`run folder ${resumed.dir}: report.html, events.jsonl, checkpoints/\n`);
           return code;

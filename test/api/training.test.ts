@@ -180,6 +180,45 @@ describe('train and resume', () => {
     expect(failed).toMatchObject({ error: "training control monitors 'fscore' on split 'val', but epoch 1 reported dice, iou, loss, mae, sm there; choose one of those with --monitor" });
   });
 
+  it('a backend that cannot load fails before any run folder is written', async () => {
+    const dir = tempDir('samflow-backend-');
+    await expect(train({ pipeline: writeTinyPipeline(dir), backend: 'tfjs-node', out: join(dir, 'run') })).rejects.toThrow(/tfjs-node/);
+    expect(existsSync(join(dir, 'run'))).toBe(false);
+  });
+
+  it('a run that fails keeps its checkpoints and names the last one', async () => {
+    const dir = tempDir('samflow-fails-');
+    const file = join(dir, 'failing.ts');
+    writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
+    writeFileSync(
+      file,
+      `import { definePipeline, GraphBuilder, nodes, z } from '${REPO}/src/index.ts';
+import { Affine, Counter, Distance, FIXTURE_MODULE } from '${REPO}/test/fixtures/nodes.ts';
+export default definePipeline({
+  name: 'failing', description: 'fails in epoch 3', options: z.object({}).strict(),
+  build: () => {
+    const g = new GraphBuilder({ name: 'failing', modules: [FIXTURE_MODULE] });
+    const src = g.add('src', Counter, { params: { count: 12, groupSize: 4, train: 12 } });
+    const affine = g.add('affine', Affine, { params: { throwAt: 9 }, inputs: { vector: src.out.vector } });
+    const loss = g.add('loss', Distance, { params: { target: 1 }, inputs: { vector: affine.out.vector } });
+    g.add('optimizer', nodes.Adam, { params: { lr: 0.1 }, inputs: { loss: loss.out.loss } });
+    return g.build();
+  },
+});
+`,
+    );
+    const started = await train({ pipeline: file, out: join(dir, 'run') });
+    const events = await all(started.events);
+    expect(events.at(-1)).toMatchObject({
+      type: 'failed',
+      node: 'affine',
+      error: `node 'affine' (kind test/affine) (worker segment 1) failed on item 9: affine refuses item 9; the last checkpoint is ${join(started.dir, 'checkpoints', 'epoch-2')}`,
+    });
+    // Nothing is validated, so no checkpoint is best: only the last is kept.
+    expect(readdirSync(join(started.dir, 'checkpoints')).filter((f) => !f.endsWith('.json'))).toEqual(['epoch-2']);
+    expect(readFileSync(join(started.dir, 'report.html'), 'utf8')).toContain('FAILED: node &#39;affine&#39;');
+  });
+
   it('never writes into an existing run folder', async () => {
     const dir = tempDir('samflow-exists-');
     const pipeline = writeTinyPipeline(dir);

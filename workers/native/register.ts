@@ -10,6 +10,7 @@ import { convKernels } from './kernels/conv2d.ts';
 import { elementwiseKernels } from './kernels/elementwise.ts';
 import { fusedKernels } from './kernels/fused.ts';
 import { NativeBackend } from './native-backend.ts';
+import { markedKernel } from '../progress-marker.ts';
 import { registerFusedGradients } from '../../src/nodes/tensor/fused.ts';
 
 export const NATIVE_BACKEND = 'native';
@@ -33,9 +34,10 @@ export function registerNativeBackend(addon: NativeAddon): void {
   // Priority below every registered backend: it is chosen explicitly, never by tfjs's default.
   tf.registerBackend(NATIVE_BACKEND, () => new NativeBackend(), -1);
   const own = nativeKernels(addon);
+  // Every kernel is marked, so a stalled step names the kernel it is stuck in (progress-marker.ts).
   for (const kernel of tf.getKernelsForBackend('cpu')) {
-    if (!(kernel.kernelName in own)) tf.registerKernel({ ...kernel, backendName: NATIVE_BACKEND });
+    if (!(kernel.kernelName in own)) tf.registerKernel({ ...kernel, backendName: NATIVE_BACKEND, kernelFunc: markedKernel(kernel.kernelName, kernel.kernelFunc) });
   }
-  for (const [kernelName, kernelFunc] of Object.entries(own)) tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc });
+  for (const [kernelName, kernelFunc] of Object.entries(own)) tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: markedKernel(kernelName, kernelFunc) });
   registerFusedGradients();
 }

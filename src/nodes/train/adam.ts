@@ -16,6 +16,7 @@ import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
 import { Loss } from '../ports.ts';
 import { AdamW } from './adamw.ts';
+import { DivergenceGuard } from './divergence-guard.ts';
 import { checkSchedule, learningRate, LrScheduleParams } from './lr-schedule.ts';
 import { readNodeState, writeNodeState } from './state-files.ts';
 
@@ -39,11 +40,14 @@ export const Adam = defineNode({
     weightDecay: z.number().min(0).default(0).describe('decoupled weight decay (AdamW); not applied to biases and norm weights'),
     clipNorm: z.number().min(0).default(0).describe('clip the global gradient norm to this (0: off)'),
     accumulate: z.number().int().min(1).default(1).describe('items whose gradients are summed into one update (effective batch = batch × accumulate)'),
+    divergeFactor: z.number().min(0).default(0).describe('stop when the training loss stays above this × its running median (0: off)'),
+    divergeItems: z.number().int().min(1).default(20).describe('... for this many training items in a row'),
   }),
   worker: {
     create: (p, ctx) => {
       checkSchedule(p, `node '${ctx.node}'`);
       const optimizer = new AdamW(p);
+      const guard = new DivergenceGuard(p.divergeFactor, p.divergeItems);
       let updates = 0;
       let gathered = 0;
       let sums = new Map<string, tf.Tensor>();
@@ -54,13 +58,21 @@ export const Adam = defineNode({
       return {
         forward: ({ loss }, step) => {
           const value = loss.dataSync()[0]!;
-          if (!Number.isFinite(value)) throw new Error(`loss is ${value} on ${step.meta.split} item ${step.meta.index}`);
+          const at = `${step.meta.split} item ${step.meta.index} (epoch ${step.meta.epoch + 1}, after ${updates} updates)`;
+          if (!Number.isFinite(value)) throw new Error(`loss is ${value} on ${at}`);
+          if (step.training && p.divergeFactor > 0) guard.check(value, at);
           step.emit({ type: 'metric', name: 'loss', value, split: step.meta.split, epoch: step.meta.epoch, step: updates });
           return {};
         },
         minimize: (loss, variables, step) => {
           const byName = new Map([...variables].map(([key, v]) => [(v as tf.Variable).name, key]));
           const { value, grads } = tf.variableGrads(loss as () => tf.Scalar, [...variables.values()] as tf.Variable[]);
+          // A non-finite loss is the cause to name, before its gradients (non-finite too) reach an update.
+          const lossValue = value.dataSync()[0]!;
+          if (!Number.isFinite(lossValue)) {
+            tf.dispose([value, ...Object.values(grads)]);
+            throw new Error(`loss is ${lossValue} on ${step.meta.split} item ${step.meta.index} (epoch ${step.meta.epoch + 1}, after ${updates} updates)`);
+          }
           for (const [name, grad] of Object.entries(grads)) {
             const key = byName.get(name)!;
             const scaled = tf.tidy(() => (sums.has(key) ? tf.add(sums.get(key)!, tf.div(grad, p.accumulate)) : tf.div(grad, p.accumulate)));
@@ -72,6 +84,10 @@ export const Adam = defineNode({
           if (gathered < p.accumulate && !step.meta.groupEnd) return;
           const lr = learningRate(p.lr, updates, p);
           const norm = optimizer.apply(variables as ReadonlyMap<string, tf.Variable>, sums, lr);
+          if (!Number.isFinite(norm)) {
+            disposeSums();
+            throw new Error(`the gradient norm is ${norm} at update ${updates + 1} (${step.meta.split} item ${step.meta.index}, epoch ${step.meta.epoch + 1}): training diverged; lower the lr`);
+          }
           disposeSums();
           gathered = 0;
           const where = { split: step.meta.split, epoch: step.meta.epoch, step: updates };
