@@ -9,6 +9,7 @@
  * machinery end to end on a small SAM-architecture model; with real weights and data it is the
  * published recipe.
  */
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EvaluateTarget, PredictTarget } from '../src/api/pipeline.ts';
 import { GraphBuilder, type Graph, type NodeHandle } from '../src/graph/graph.ts';
@@ -20,6 +21,7 @@ import { AutogluonCsv } from '../src/nodes/data/autogluon-csv.ts';
 import { Batch, BatchImages } from '../src/nodes/data/batch.ts';
 import { planSplits, ReaderParams } from '../src/nodes/data/dataset-source.ts';
 import { detectLayout } from '../src/nodes/data/detect-layout.ts';
+import type { Listing } from '../src/nodes/data/listing.ts';
 import { ImageFolder } from '../src/nodes/data/image-folder.ts';
 import { Isic2017 } from '../src/nodes/data/isic2017.ts';
 import { PairedFolders } from '../src/nodes/data/paired-folders.ts';
@@ -87,30 +89,59 @@ export interface ConvLoraBinaryOptions {
   /** An adapter checkpoint (path without extension) whose weights to start from: a warm start. */
   readonly warmStart?: string;
   readonly seed?: number;
+  /** With `checkpoint`: load the tensors that match and keep the rest random (sam/model's allowPartial). */
+  readonly allowPartial?: boolean;
+  // With `data`, passed to the reader (ReaderParams / BinaryReaderParams say what each does).
+  readonly skipUnpaired?: boolean;
+  readonly skipCorrupt?: boolean;
+  readonly resizeMasks?: boolean;
+  readonly limit?: number;
+  /** Default: 0.2 when the data set has no val split (and `splits`, if given, reads 'val'). */
+  readonly holdout?: number;
+  readonly splits?: readonly string[];
 }
+
+/** The reader options that say how to treat the files (any split): evaluation applies them too. */
+const FILE_OPTIONS = ['skipUnpaired', 'skipCorrupt', 'resizeMasks'] as const;
+/** The reader options that choose what to train on: evaluation reads one whole split instead. */
+const SPLIT_OPTIONS = ['limit', 'holdout', 'splits'] as const;
+export const READER_OPTIONS = [...FILE_OPTIONS, ...SPLIT_OPTIONS] as const;
+
+const pick = (options: ConvLoraBinaryOptions, keys: readonly (keyof ConvLoraBinaryOptions)[]) =>
+  Object.fromEntries(keys.filter((k) => options[k] !== undefined).map((k) => [k, options[k]]));
 
 /** The recipe a run uses: the one named, else the paper's with real weights and the small one without. */
 export function recipeOf(options: ConvLoraBinaryOptions): RecipeName {
   return options.recipe ?? (options.checkpoint ? 'paper' : 'small');
 }
 
+/**
+ * The training reader's params: the user's reader options, and without a val split 20 % of
+ * train held out (unless `holdout` is given, or `splits` does not read 'val').
+ */
+function trainingReadParams(options: ConvLoraBinaryOptions, listing: Listing, read: { epochs: number; valEvery: number }) {
+  const wantsVal = !options.splits || options.splits.includes('val');
+  const holdout = options.holdout ?? (wantsVal && !listing.splits.some((s) => s.name === 'val') ? 0.2 : undefined);
+  return { ...read, ...pick(options, READER_OPTIONS), ...(holdout !== undefined ? { holdout } : {}) };
+}
+
 /** The training split's size, for the schedule's length (max steps = batches per epoch × epochs / accumulation, as the recipe computes it). */
 function trainItems(options: ConvLoraBinaryOptions): number {
   if (!options.data) return options.train ?? 32;
   const listing = detectLayout(options.data);
-  const hasVal = listing.splits.some((s) => s.name === 'val');
-  const train = planSplits(listing, ReaderParams.parse({ root: options.data, ...(hasVal ? {} : { holdout: 0.2 }) })).find((s) => s.name === 'train');
+  const params = ReaderParams.parse({ root: options.data, ...trainingReadParams(options, listing, { epochs: 1, valEvery: 1 }) });
+  const train = planSplits(listing, params).find((s) => s.name === 'train');
   return train?.entries.length ?? 0;
 }
 
 /**
- * The reader for a real data set folder: its layout decides the node. For training, without a
- * val split 20 % of train is held out; for evaluation, `splits` names the one to read.
+ * The reader for a real data set folder: its layout decides the node. For training, the user's
+ * reader options (trainingReadParams); for evaluation, `splits` names the one to read, in file
+ * order, with the options that say how to treat the files.
  */
-function addReader(g: GraphBuilder, root: string, read: { epochs: number; valEvery: number } | { splits: string[]; shuffle: false }) {
+function addReader(g: GraphBuilder, root: string, options: ConvLoraBinaryOptions, read: { epochs: number; valEvery: number } | { splits: string[]; shuffle: false }) {
   const listing = detectLayout(root);
-  const hasVal = listing.splits.some((s) => s.name === 'val');
-  const params = { root, ...read, ...('splits' in read || hasVal ? {} : { holdout: 0.2 }) };
+  const params = { root, ...('splits' in read ? { ...pick(options, FILE_OPTIONS), ...read } : trainingReadParams(options, listing, read)) };
   switch (listing.layout) {
     case 'autogluon-csv':
       return g.add('data', AutogluonCsv, { params });
@@ -131,7 +162,7 @@ export function convLoraBinary(options: ConvLoraBinaryOptions = {}): Graph {
   const batchSize = options.batchSize ?? recipe.batchSize;
   const accumulate = options.accumulate ?? recipe.accumulate;
   const valEvery = options.valEvery ?? 1;
-  const reader = options.data ? addReader(g, options.data, { epochs, valEvery }) : undefined;
+  const reader = options.data ? addReader(g, options.data, options, { epochs, valEvery }) : undefined;
   const data = reader ?? g.add('data', SyntheticShapes, { params: { size, train: options.train ?? 32, val: options.val ?? 16, epochs, valEvery } });
   const resize = g.add('resize', ResizeSquare, { params: { size }, inputs: { image: data.out.image, mask: data.out.mask } });
   const flip = g.add('flip', RandomFlip, { params: { p: 0.5 }, inputs: { image: resize.out.image, mask: resize.out.mask } });
@@ -164,12 +195,26 @@ export function convLoraBinary(options: ConvLoraBinaryOptions = {}): Graph {
 
 /** SAM (base weights) → the PEFT method (fresh, or the weights at `adapter`) → the promptless binary forward. */
 function addModel(g: GraphBuilder, options: ConvLoraBinaryOptions, arch: SamConfig | string, images: NodeHandle<typeof Batch.outputs>['out']['images'], adapter?: string) {
-  const sam = g.add('sam', SamModelNode, { params: { arch, ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}) } });
+  if (options.checkpoint) requireCheckpointFile(options.checkpoint);
+  const sam = g.add('sam', SamModelNode, {
+    params: { arch, ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}), ...pick(options, ['allowPartial']) },
+  });
   const adapted = g.add('peft', InjectAdapter, {
     params: { method: options.method ?? 'conv-lora', rank: options.rank ?? 3, experts: options.experts ?? 8, ...(adapter ? { initFrom: adapter } : {}) },
     inputs: { model: sam.out.model },
   });
   return g.add('segment', SamSemantic, { params: { maskTokens: 1 }, inputs: { model: adapted.out.model, images } });
+}
+
+/** Fails when the graph is built, not when the worker loads weights after the data is listed. */
+function requireCheckpointFile(path: string): void {
+  let stats;
+  try {
+    stats = statSync(path);
+  } catch {
+    throw new Error(`option 'checkpoint': ${path}: no such file (expected SAM weights: an official .pth or a Hugging Face .safetensors)`);
+  }
+  if (!stats.isFile()) throw new Error(`option 'checkpoint': ${path}: not a file (expected SAM weights: an official .pth or a Hugging Face .safetensors)`);
 }
 
 function resolvedArch(options: ConvLoraBinaryOptions): { arch: SamConfig | string; size: number } {
@@ -195,7 +240,7 @@ function evaluationSplit(root: string, split: string | undefined): string {
 export function convLoraBinaryEvaluate(options: ConvLoraBinaryOptions, target: EvaluateTarget): Graph {
   const { arch, size } = resolvedArch(options);
   const g = new GraphBuilder({ name: 'conv-lora-binary-eval', seed: options.seed ?? 42 });
-  const data = addReader(g, target.data, { splits: [evaluationSplit(target.data, target.split)], shuffle: false });
+  const data = addReader(g, target.data, options, { splits: [evaluationSplit(target.data, target.split)], shuffle: false });
   const resize = g.add('resize', ResizeSquare, { params: { size }, inputs: { image: data.out.image, mask: data.out.mask } });
   const batch = g.add('batch', Batch, {
     params: { size: options.batchSize ?? RECIPES[recipeOf(options)].batchSize },
@@ -213,7 +258,7 @@ export function convLoraBinaryEvaluate(options: ConvLoraBinaryOptions, target: E
 export function convLoraBinaryPredict(options: ConvLoraBinaryOptions, target: PredictTarget): Graph {
   const { arch, size } = resolvedArch(options);
   const g = new GraphBuilder({ name: 'conv-lora-binary-predict', seed: options.seed ?? 42 });
-  const images = g.add('images', ImageFolder, { params: { root: target.images } });
+  const images = g.add('images', ImageFolder, { params: { root: target.images, ...pick(options, ['skipCorrupt']) } });
   const resize = g.add('resize', ResizeSquareImage, { params: { size }, inputs: { image: images.out.image } });
   const batch = g.add('batch', BatchImages, { params: { size: options.batchSize ?? RECIPES[recipeOf(options)].batchSize }, inputs: { image: resize.out.image, info: images.out.info } });
   const seg = addModel(g, options, arch, batch.out.images, join(target.checkpoint, 'peft'));

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { PipelineEntry } from '../src/api/pipeline.ts';
 import { ADAPTER_METHODS } from '../src/nodes/adapters/config.ts';
 import { LR_SCHEDULES } from '../src/nodes/train/lr-schedule.ts';
-import { convLoraBinary, convLoraBinaryEvaluate, convLoraBinaryPredict, RECIPES } from './conv-lora-binary.ts';
+import { convLoraBinary, convLoraBinaryEvaluate, convLoraBinaryPredict, READER_OPTIONS, RECIPES } from './conv-lora-binary.ts';
 import { toySegmentation } from './toy-segmentation.ts';
 
 export type { PipelineEntry };
@@ -35,11 +35,24 @@ const entries: PipelineEntry[] = [
         warmStart: z.string().optional().describe('adapter checkpoint (path without extension) whose weights to start from; to continue a run use samflow resume'),
         data: z.string().optional().describe('a binary data set folder (AutoGluon CSVs, ISIC 2017, Kvasir-style paired folders); default: synthetic'),
         seed: z.number().int().optional(),
+        allowPartial: z.boolean().optional().describe('with checkpoint: load the tensors that match the arch and keep the rest random (they are listed)'),
+        skipUnpaired: z.boolean().optional().describe('with data: leave out files without a partner instead of failing'),
+        skipCorrupt: z.boolean().optional().describe('with data: leave out files that cannot be decoded, with a warning, instead of failing'),
+        resizeMasks: z.boolean().optional().describe('with data: resize a mask whose size differs from its image (nearest) instead of failing'),
+        limit: z.number().int().min(1).optional().describe('with data: read at most this many samples of each split (the first in file order)'),
+        holdout: z.number().min(0).max(0.9).optional().describe("with data: fraction of 'train' held out as 'val' (default 0.2 when the data set has no val split)"),
+        splits: z.array(z.string().min(1)).min(1).optional().describe("with data: the splits to read each epoch, in order (default: 'train' then 'val')"),
       })
       .strict()
       .superRefine((o, ctx) => {
         if (o.data && (o.train !== undefined || o.val !== undefined)) {
           ctx.addIssue({ code: 'custom', path: [o.train !== undefined ? 'train' : 'val'], message: 'sets the size of the synthetic set; with data=DIR the folder decides the splits' });
+        }
+        // Options that would do nothing are errors, so a hint followed in the wrong place says so.
+        const reader = READER_OPTIONS.find((k) => o[k] !== undefined);
+        if (!o.data && reader) ctx.addIssue({ code: 'custom', path: [reader], message: 'applies to a data set folder; give data=DIR too (the synthetic set has no files to read)' });
+        if (!o.checkpoint && o.allowPartial !== undefined) {
+          ctx.addIssue({ code: 'custom', path: ['allowPartial'], message: 'applies to loading checkpoint=FILE; without one the weights are random anyway' });
         }
       }),
     control: { monitor: 'sm', mode: 'max', patience: 10, keep: 3 },

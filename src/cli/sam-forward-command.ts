@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 import sharp, { type Metadata } from 'sharp';
 import type { Command } from 'commander';
 import { readNpy, writeNpy } from '../nodes/data/npy.ts';
-import { loadSamCheckpoint } from '../nodes/sam/checkpoint/load.ts';
+import { describeRandom, loadSamCheckpoint } from '../nodes/sam/checkpoint/load.ts';
 import { samConfigFromArg, type SamConfig } from '../nodes/sam/config.ts';
 import type { SamPrompts } from '../nodes/sam/prompt-encoder.ts';
 import { samForward } from '../nodes/sam/sam.ts';
@@ -98,7 +98,8 @@ export function registerSamForward(program: Command): void {
         writeFileSync(join(opts.outDir, file), writeNpy(t.dataSync() as Float32Array, t.shape));
         process.stdout.write(`wrote ${join(opts.outDir, file)} [${t.shape.join(', ')}]\n`);
       }
-      process.stdout.write(`${report.loaded} tensors from ${report.path} (${report.format}, ${report.naming} names) on ${tf.getBackend()}\n`);
+      const random = describeRandom(report, Infinity);
+      process.stdout.write(`${report.loaded} tensors from ${report.path} (${report.format}, ${report.naming} names) on ${tf.getBackend()}${random ? `; ${random}` : ''}\n`);
       tf.dispose([outputs.embeddings, outputs.masks, outputs.iou, ...params.values()]);
     });
 }

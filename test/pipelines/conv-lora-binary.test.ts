@@ -4,7 +4,8 @@ import { compile } from '../../src/graph/compile.ts';
 import { run } from '../../src/graph/run.ts';
 import { SAM_PRESETS, type SamConfig } from '../../src/nodes/sam/config.ts';
 import { TensorWorker } from '../../workers/host.ts';
-import { convLoraBinary } from '../../pipelines/conv-lora-binary.ts';
+import { join } from 'node:path';
+import { convLoraBinary, convLoraBinaryEvaluate, convLoraBinaryPredict } from '../../pipelines/conv-lora-binary.ts';
 import { tempDir, writeKvasir, writeNyu } from '../fixtures/datasets.ts';
 
 const TINY: SamConfig = {
@@ -61,6 +62,28 @@ describe('Conv-LoRA binary pipeline on a data folder', () => {
     const node = convLoraBinary({ arch: TINY, data: root }).node('data');
     expect(node.kind).toBe('data/paired-folders');
     expect(node.params).toMatchObject({ root, holdout: 0.2, epochs: 3 });
+  });
+
+  it('passes the reader options to training; evaluation reads one whole split in file order with the file options, prediction skips corrupt images', async () => {
+    const root = await writeKvasir(tempDir(), 6);
+    const options = { arch: TINY, data: root, skipUnpaired: true, skipCorrupt: true, resizeMasks: true, limit: 5, holdout: 0.4, splits: ['train', 'val'] };
+    expect(convLoraBinary(options).node('data').params).toMatchObject({ root, skipUnpaired: true, skipCorrupt: true, resizeMasks: true, limit: 5, holdout: 0.4, splits: ['train', 'val'] });
+    const evaluation = convLoraBinaryEvaluate(options, { data: root, checkpoint: '/run/checkpoints/epoch-1' }).node('data').params;
+    expect(evaluation).toMatchObject({ root, skipUnpaired: true, skipCorrupt: true, resizeMasks: true, splits: ['train'], shuffle: false, holdout: 0 });
+    expect(evaluation).not.toHaveProperty('limit');
+    const prediction = convLoraBinaryPredict(options, { images: join(root, 'images'), out: tempDir(), checkpoint: '/run/checkpoints/epoch-1', probs: false }).node('images').params;
+    expect(prediction).toMatchObject({ root: join(root, 'images'), skipCorrupt: true });
+    // splits without 'val' hold nothing out by default; a given holdout replaces the default 0.2.
+    expect(convLoraBinary({ arch: TINY, data: root, splits: ['train'] }).node('data').params).toMatchObject({ holdout: 0 });
+    expect(convLoraBinary({ arch: TINY, data: root, holdout: 0.5 }).node('data').params).toMatchObject({ holdout: 0.5 });
+  });
+
+  it('checks the checkpoint file when the graph is built', () => {
+    const dir = tempDir();
+    expect(() => convLoraBinary({ arch: TINY, checkpoint: join(dir, 'sam.pth') })).toThrow(
+      new Error(`option 'checkpoint': ${join(dir, 'sam.pth')}: no such file (expected SAM weights: an official .pth or a Hugging Face .safetensors)`),
+    );
+    expect(() => convLoraBinary({ arch: TINY, checkpoint: dir })).toThrow(new Error(`option 'checkpoint': ${dir}: not a file (expected SAM weights: an official .pth or a Hugging Face .safetensors)`));
   });
 
   it('refuses a data set without binary masks', () => {

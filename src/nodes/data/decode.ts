@@ -15,6 +15,7 @@ import sharp, { type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { IGNORE_LABEL, type RawImage } from '../ports.ts';
 import { resizeNearest as resizeNearestRaster } from '../augment/geometry.ts';
 import { decodeBmp, isBmp } from './bmp.ts';
+import { readerOptionHint } from './option-hint.ts';
 
 /** File name endings read as images (lower case). */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp'] as const;
@@ -180,7 +181,7 @@ export async function fitToImage(
   if (options.resize) return resizeNearest(plane, image.width, image.height);
   throw new DecodeError(
     planeFile,
-    `${options.what ?? 'mask'} is ${plane.width}x${plane.height} but its image ${imageFile} is ${image.width}x${image.height} (resizeMasks / --resize-masks resizes masks to their image, nearest neighbour)`,
+    `${options.what ?? 'mask'} is ${plane.width}x${plane.height} but its image ${imageFile} is ${image.width}x${image.height}; to resize masks to their image (nearest neighbour): ${readerOptionHint('resizeMasks')}`,
   );
 }
 

@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, extname, join, sep } from 'node:path';
 import { isImageFile } from './decode.ts';
+import { readerOptionHint } from './option-hint.ts';
 
 export type LayoutName = 'autogluon-csv' | 'paired-folders' | 'isic2017' | 'class-index-masks' | 'nyuv2-mtan';
 export type Targets = 'binary' | 'classes' | 'multi-task';
@@ -207,7 +208,7 @@ export function requirePaired(listing: Listing, skipUnpaired: boolean): void {
   const more = listing.unpaired.length > 20 ? [`  ... and ${listing.unpaired.length - 20} more`] : [];
   throw new LayoutError(
     `${listing.root} (${listing.layout}): ${listing.unpaired.length} file(s) have no partner:\n${[...shown, ...more].join('\n')}\n` +
-      'Fix the data set, or pass skipUnpaired (--skip-unpaired) to leave them out.',
+      `Fix the data set, or leave them out with ${readerOptionHint('skipUnpaired')}.`,
   );
 }
 

@@ -7,7 +7,7 @@ import { defineNode } from '../../graph/node.ts';
 import { SamModelPort } from '../ports.ts';
 import { mixSeed } from '../random.ts';
 import { fileSha256 } from '../adapters/checkpoint.ts';
-import { loadSamCheckpoint } from './checkpoint/load.ts';
+import { describeRandom, loadSamCheckpoint } from './checkpoint/load.ts';
 import { resolveSamConfig } from './config.ts';
 import { createSamModel, disposeModel, type SamModel } from './model.ts';
 import { randomSamParams } from './params.ts';
@@ -29,9 +29,12 @@ export const SamModelNode = defineNode({
       const config = resolveSamConfig(p.arch, `node '${ctx.node}' param 'arch'`);
       let model: SamModel;
       if (p.checkpoint) {
-        const { params, report } = await loadSamCheckpoint(p.checkpoint, config, { allowPartial: p.allowPartial, seed: p.seed });
+        // In a graph the user sets params, not flags: name both ways (the built-in pipeline's option, the param).
+        const hint = `Check the arch against the checkpoint, or load what matches with --set allowPartial=true on samflow train/run (param 'allowPartial' of node '${ctx.node}' in a graph of your own).`;
+        const { params, report } = await loadSamCheckpoint(p.checkpoint, config, { allowPartial: p.allowPartial, seed: p.seed, hint });
         model = createSamModel(config, params, await fileSha256(p.checkpoint));
-        ctx.emit({ type: 'log', message: `loaded ${report.loaded} tensors from ${p.checkpoint} (${report.format}, ${report.naming} names)`, data: report });
+        const random = describeRandom(report);
+        ctx.emit({ type: 'log', message: `loaded ${report.loaded} tensors from ${p.checkpoint} (${report.format}, ${report.naming} names)${random ? `; ${random}` : ''}`, data: report });
       } else {
         const seed = mixSeed(ctx.seed, p.seed);
         model = createSamModel(config, randomSamParams(config, seed), `random:${JSON.stringify(config)}:${seed}`);

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadSamCheckpoint } from '../../../src/nodes/sam/checkpoint/load.ts';
+import { describeRandom, loadSamCheckpoint } from '../../../src/nodes/sam/checkpoint/load.ts';
 import { officialName } from '../../../src/nodes/sam/checkpoint/hf-names.ts';
 import { SAM_PRESETS } from '../../../src/nodes/sam/config.ts';
 import { officialShapes, randomSamParams, tfShape } from '../../../src/nodes/sam/params.ts';
@@ -39,6 +39,19 @@ describe('SAM checkpoints', () => {
     expect(report.missing).toHaveLength(2);
     expect(params.size).toBe(174);
     expect(params.get('prompt_encoder.no_mask_embed.weight')!.shape).toEqual([1, 32]);
+    expect(report.random).toEqual(['image_encoder.blocks.0.norm1.bias', 'prompt_encoder.no_mask_embed.weight', 'mask_decoder.iou_token.weight']);
+    expect(describeRandom(report)).toBe('kept random (3): image_encoder.blocks.0.norm1.bias, prompt_encoder.no_mask_embed.weight, mask_decoder.iou_token.weight');
+    expect(describeRandom(report, 1)).toBe('kept random (3): image_encoder.blocks.0.norm1.bias, … and 2 more');
+  });
+
+  it("ends the mismatch error with the caller's hint", async () => {
+    await expect(loadSamCheckpoint(`${FIXTURES}tiny_partial.pth`, tinyConfig(), { hint: 'Pass allowPartial: true.' })).rejects.toThrow(/mask_decoder\.iou_token\.weight[\s\S]*\n {2}Pass allowPartial: true\.$/);
+  });
+
+  it('says "no such file" for a checkpoint that is not there', async () => {
+    const dir = tmp();
+    await expect(loadSamCheckpoint(join(dir, 'gone.pth'), tinyConfig())).rejects.toThrow(new Error(`${join(dir, 'gone.pth')}: no such file (expected a PyTorch checkpoint from torch.save)`));
+    await expect(loadSamCheckpoint(join(dir, 'gone.safetensors'), tinyConfig())).rejects.toThrow(new Error(`${join(dir, 'gone.safetensors')}: no such file (expected a .safetensors file)`));
   });
 
   it('names the file when a .pth is truncated', async () => {

@@ -20,7 +20,12 @@ export interface LoadReport {
   readonly missing: readonly string[];
   readonly unexpected: readonly string[];
   readonly mismatched: readonly string[];
+  /** With allowPartial: the model's tensors that kept their random initialisation (missing or of another shape). */
+  readonly random: readonly string[];
 }
+
+/** How the caller's user asks for a partial load, for the mismatch error's last line. */
+export const ALLOW_PARTIAL_HINT = 'Check --arch against the checkpoint, or pass --allow-partial to load what matches.';
 
 export async function openCheckpoint(path: string): Promise<CheckpointFile> {
   if (path.endsWith('.safetensors')) return openSafetensors(path);
@@ -31,7 +36,7 @@ export async function openCheckpoint(path: string): Promise<CheckpointFile> {
 export async function loadSamCheckpoint(
   path: string,
   config: SamConfig,
-  options: { allowPartial?: boolean; seed?: number } = {},
+  options: { allowPartial?: boolean; seed?: number; hint?: string } = {},
 ): Promise<{ params: SamParams; report: LoadReport }> {
   const file = await openCheckpoint(path);
   try {
@@ -51,16 +56,17 @@ export async function loadSamCheckpoint(
       const got = file.entries.get(stored)!.shape;
       if (want && want.join() !== got.join()) mismatched.push(`${official}: checkpoint [${got.join(', ')}], model [${want.join(', ')}]`);
     }
-    const report: LoadReport = { path, format: file.format, naming: hf ? 'huggingface' : 'official', loaded: 0, missing, unexpected, mismatched };
+    const random = [...expected.keys()].filter((k) => !byOfficial.has(k) || mismatched.some((m) => m.startsWith(`${k}:`)));
+    const report: LoadReport = { path, format: file.format, naming: hf ? 'huggingface' : 'official', loaded: 0, missing, unexpected, mismatched, random };
     if (!options.allowPartial && (missing.length || unexpected.length || mismatched.length)) {
-      throw new Error(describeProblems(report, expected.size));
+      throw new Error(describeProblems(report, expected.size, options.hint ?? ALLOW_PARTIAL_HINT));
     }
     // Start from a random tree so a partial load leaves the rest initialised, then replace tensor by tensor.
     const params = options.allowPartial ? randomSamParams(config, options.seed ?? 0) : new Map<string, tf.Tensor>();
     let loaded = 0;
     for (const [official, shape] of expected) {
       const stored = byOfficial.get(official);
-      if (!stored || mismatched.some((m) => m.startsWith(`${official}:`))) continue;
+      if (!stored || random.includes(official)) continue;
       const values = await file.entries.get(stored)!.read();
       const tensor = toTfLayout(official, tf.tensor(values, shape, 'float32'));
       params.get(official)?.dispose();
@@ -73,7 +79,14 @@ export async function loadSamCheckpoint(
   }
 }
 
-function describeProblems(r: LoadReport, expectedCount: number): string {
+/** 'kept random (3): a, b, c' for a partial load, with the first `shown` names; '' when everything loaded. */
+export function describeRandom(report: LoadReport, shown = 20): string {
+  if (!report.random.length) return '';
+  const names = report.random.slice(0, shown).join(', ');
+  return `kept random (${report.random.length}): ${names}${report.random.length > shown ? `, … and ${report.random.length - shown} more` : ''}`;
+}
+
+function describeProblems(r: LoadReport, expectedCount: number, hint: string): string {
   const lines = [`${r.path}: checkpoint does not match the SAM config (${expectedCount} tensors expected; ${r.naming} names):`];
   const list = (title: string, items: readonly string[]) => {
     if (!items.length) return;
@@ -84,6 +97,6 @@ function describeProblems(r: LoadReport, expectedCount: number): string {
   list('missing', r.missing);
   list('unexpected', r.unexpected);
   list('shape mismatch', r.mismatched);
-  lines.push('  Check --arch against the checkpoint, or pass --allow-partial to load what matches.');
+  lines.push(`  ${hint}`);
   return lines.join('\n');
 }

@@ -116,6 +116,9 @@ export async function openPytorchCheckpoint(path: string): Promise<CheckpointFil
   try {
     zip = await openZip(path);
   } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`${path}: no such file (expected a PyTorch checkpoint from torch.save)`);
+    if (code === 'EISDIR') throw new Error(`${path}: a folder, not a file (expected a PyTorch checkpoint from torch.save)`);
     const reason = error instanceof Error ? error.message : String(error);
     throw new Error(`${path}: not a PyTorch zip checkpoint, or truncated (${reason}). Files from torch.save before 1.6 must be re-saved with a newer torch.`);
   }

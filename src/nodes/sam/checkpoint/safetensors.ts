@@ -3,13 +3,19 @@
  * {name: {dtype, shape, data_offsets}}, then the raw data. Tensors are read one at a time with
  * positioned reads, so the file is never held in memory whole.
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { DTYPE_BYTES, toFloat32, type CheckpointFile, type StoredDtype, type TensorEntry } from './tensor-entry.ts';
 
 const DTYPES: Record<string, StoredDtype> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64', I64: 'int64', I32: 'int32', U8: 'uint8', BOOL: 'bool' };
 
 export async function openSafetensors(path: string): Promise<CheckpointFile> {
-  const handle = await open(path, 'r');
+  let handle: FileHandle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${path}: no such file (expected a .safetensors file)`);
+    throw new Error(`${path}: cannot open the .safetensors file (${error instanceof Error ? error.message : String(error)})`);
+  }
   try {
     const { size } = await handle.stat();
     const head = Buffer.alloc(8);
