@@ -1,9 +1,11 @@
 /**
  * `samflow metrics --pred DIR --gt DIR`: scores saved predictions the way the SOD evaluation
  * toolboxes are used. Predictions are grayscale images whose 0..255 values are probabilities
- * (v / 255); ground truths are masks (0/255). Files pair by stem (`a.png` with `a.jpg`); a
- * prediction whose size differs from its ground truth is resized to the ground truth's size
- * (bilinear, sharp's `linear` kernel), because the metrics are defined at the mask's size.
+ * (v / 255); ground truths are masks (0/255). Files pair by stem (`a.png` with `a.jpg`). A
+ * prediction whose size differs from its ground truth is an error listing every such pair (a
+ * silent resize would hide predictions made at the wrong size or aspect ratio); with `--resize`
+ * it is resized to the ground truth's size (bilinear, sharp's `linear` kernel), because the
+ * metrics are defined at the mask's size, and the report says how many were.
  * A file without a partner is an error that lists every such file.
  *
  * The scoring runs in the metric pool's threads (see src/nodes/metrics/pool.ts).
@@ -30,10 +32,21 @@ export interface MetricsOptions {
   readonly metrics?: string;
   readonly perImage?: boolean;
   readonly json?: boolean;
+  /** Resize a prediction of another size to its ground truth's instead of failing. */
+  readonly resize?: boolean;
+}
+
+/** A prediction whose size is not its ground truth's. */
+interface SizeMismatch {
+  readonly stem: string;
+  readonly pred: { width: number; height: number };
+  readonly gt: { width: number; height: number };
 }
 
 export interface MetricsReport {
   readonly images: number;
+  /** With --resize: predictions resized to their ground truth's size, and how many of those to another aspect ratio. */
+  readonly resized?: { readonly count: number; readonly otherAspect: number };
   readonly metrics: BinaryScores;
   readonly perImage?: ({ readonly image: string } & BinaryScores)[];
 }
@@ -47,6 +60,7 @@ export function addMetricsCommand(program: Command): void {
     .requiredOption('--gt <dir>', 'folder of ground-truth masks (0/255)')
     .option('--metrics <list>', `comma list of ${BINARY_METRICS.join(', ')}`, BINARY_METRICS.join(','))
     .option('--per-image', 'also print every image’s scores')
+    .option('--resize', 'resize a prediction whose size differs from its ground truth (bilinear) instead of failing')
     .option('--json', 'print the report as JSON')
     .action(async (opts: MetricsOptions) => {
       const report = await scoreFolders(opts);
@@ -61,6 +75,7 @@ export async function scoreFolders(opts: MetricsOptions): Promise<MetricsReport>
   const pairs = pairByStem(preds, gts, opts.pred, opts.gt);
   const pool = MetricPool.shared();
   const rows: ({ image: string } & BinaryScores)[] = new Array(pairs.length);
+  const mismatches: SizeMismatch[] = [];
   try {
     // Decode a few pairs ahead of the pool, never the whole folder at once.
     const window = pool.size + 2;
@@ -69,17 +84,33 @@ export async function scoreFolders(opts: MetricsOptions): Promise<MetricsReport>
       while (next < pairs.length) {
         const i = next++;
         const pair = pairs[i]!;
-        const image = await loadPair(pair.pred, pair.gt);
-        rows[i] = { image: pair.stem, ...(await pool.score(image, names, { transfer: true })) };
+        const image = await loadPair(pair, opts.resize === true, mismatches);
+        if (image) rows[i] = { image: pair.stem, ...(await pool.score(image, names, { transfer: true })) };
       }
     });
     await Promise.all(workers);
   } finally {
     await pool.close();
   }
+  if (mismatches.length && !opts.resize) throw new Error(describeMismatches(mismatches, opts));
   const means = new BinaryMeans();
   for (const row of rows) means.add(row);
-  return { images: rows.length, metrics: means.means(), ...(opts.perImage ? { perImage: rows } : {}) };
+  const otherAspect = mismatches.filter((m) => m.pred.width * m.gt.height !== m.pred.height * m.gt.width).length;
+  return {
+    images: rows.length,
+    ...(mismatches.length ? { resized: { count: mismatches.length, otherAspect } } : {}),
+    metrics: means.means(),
+    ...(opts.perImage ? { perImage: rows } : {}),
+  };
+}
+
+const size = (s: { width: number; height: number }) => `${s.width}x${s.height}`;
+
+function describeMismatches(mismatches: SizeMismatch[], opts: Pick<MetricsOptions, 'pred' | 'gt'>): string {
+  const sorted = [...mismatches].sort((a, b) => (a.stem < b.stem ? -1 : 1));
+  const shown = sorted.slice(0, 20).map((m) => `${m.stem} (prediction ${size(m.pred)}, ground truth ${size(m.gt)})`);
+  const more = sorted.length > 20 ? ` and ${sorted.length - 20} more` : '';
+  return `${mismatches.length} prediction(s) in ${opts.pred} differ in size from their ground truth in ${opts.gt}: ${shown.join(', ')}${more}; pass --resize to resize each prediction to its ground truth's size (bilinear)`;
 }
 
 async function listImages(dir: string, flag: string): Promise<Map<string, string>> {
@@ -133,11 +164,14 @@ async function readGrey(file: string, what: string, size?: { width: number; heig
   }
 }
 
-async function loadPair(predFile: string, gtFile: string) {
-  const gt = await readGrey(gtFile, 'ground-truth mask');
-  let pred = await readGrey(predFile, 'prediction');
+/** The pair's pixels; a size mismatch is recorded, and resized only with `resize` (else undefined: nothing to score). */
+async function loadPair(pair: { stem: string; pred: string; gt: string }, resize: boolean, mismatches: SizeMismatch[]) {
+  const gt = await readGrey(pair.gt, 'ground-truth mask');
+  let pred = await readGrey(pair.pred, 'prediction');
   if (pred.width !== gt.width || pred.height !== gt.height) {
-    pred = await readGrey(predFile, 'prediction', { width: gt.width, height: gt.height });
+    mismatches.push({ stem: pair.stem, pred: { width: pred.width, height: pred.height }, gt: { width: gt.width, height: gt.height } });
+    if (!resize) return undefined;
+    pred = await readGrey(pair.pred, 'prediction', { width: gt.width, height: gt.height });
   }
   return { width: gt.width, height: gt.height, pred: pred.data, gt: gt.data };
 }
@@ -150,6 +184,10 @@ export function formatReport(report: MetricsReport, opts: Pick<MetricsOptions, '
     lines.push(['image'.padEnd(width), ...names.map((n) => n.padStart(8))].join(' '));
     for (const row of report.perImage) lines.push([row.image.padEnd(width), ...names.map((n) => row[n]!.toFixed(4).padStart(8))].join(' '));
     lines.push('');
+  }
+  if (report.resized) {
+    const { count, otherAspect } = report.resized;
+    lines.push(`resized ${count} prediction(s) to their ground truth's size (bilinear)${otherAspect ? `, ${otherAspect} of them to another aspect ratio` : ''}`);
   }
   lines.push(`${report.images} images, ${opts.pred} against ${opts.gt} (mean over images):`);
   for (const name of names) lines.push(`  ${name.padEnd(4)} ${report.metrics[name]!.toFixed(4)}`);

@@ -57,16 +57,44 @@ describe('samflow metrics', () => {
     expect(output.out).toMatch(/2 images, .* against .* \(mean over images\):\n {2}sm {3}\d\.\d{4}\n {2}mae {2}\d\.\d{4}\n$/);
   });
 
-  it('resizes a prediction to its ground truth’s size', async () => {
+  it('refuses a prediction of another size, listing each; --resize resizes it to its ground truth’s size and says how many', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'samflow-metrics-'));
     mkdirSync(join(dir, 'p'));
     mkdirSync(join(dir, 'g'));
-    // 4x4 ground truth, left half foreground; an 8x8 prediction, left half 255.
+    // 4x4 ground truth, left half foreground; an 8x8 prediction, left half 255; a 4x2 one (another aspect ratio).
     const gt = Array.from({ length: 16 }, (_, i) => (i % 4 < 2 ? 255 : 0));
     const pred = Array.from({ length: 64 }, (_, i) => (i % 8 < 4 ? 255 : 0));
     await png(join(dir, 'g', 'x.png'), gt, 4, 4);
     await png(join(dir, 'p', 'x.png'), pred, 8, 8);
-    expect(await samflow('metrics', '--pred', join(dir, 'p'), '--gt', join(dir, 'g'), '--metrics', 'iou,mae', '--json')).toBe(0);
+    await png(join(dir, 'g', 'y.png'), gt, 4, 4);
+    await png(join(dir, 'p', 'y.png'), [255, 255, 0, 0, 255, 255, 0, 0], 4, 2);
+    await png(join(dir, 'g', 'z.png'), gt, 4, 4);
+    await png(join(dir, 'p', 'z.png'), gt, 4, 4);
+    const args = ['metrics', '--pred', join(dir, 'p'), '--gt', join(dir, 'g'), '--metrics', 'iou,mae'];
+    expect(await samflow(...args)).toBe(1);
+    expect(output.err).toBe(
+      `samflow: 2 prediction(s) in ${join(dir, 'p')} differ in size from their ground truth in ${join(dir, 'g')}: ` +
+        "x (prediction 8x8, ground truth 4x4), y (prediction 4x2, ground truth 4x4); pass --resize to resize each prediction to its ground truth's size (bilinear)\n",
+    );
+    expect(output.out).toBe('');
+    expect(await samflow(...args, '--resize')).toBe(0);
+    expect(output.out).toMatch(/^resized 2 prediction\(s\) to their ground truth's size \(bilinear\), 1 of them to another aspect ratio\n3 images, /);
+    output.out = '';
+    expect(await samflow(...args, '--resize', '--json')).toBe(0);
+    const report = JSON.parse(output.out) as { images: number; resized: { count: number; otherAspect: number }; metrics: Record<string, number> };
+    expect(report.resized).toEqual({ count: 2, otherAspect: 1 });
+    expect(report.images).toBe(3);
+  });
+
+  it('scores an 8x8 prediction resized to its 4x4 ground truth as the same mask', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'samflow-metrics-'));
+    mkdirSync(join(dir, 'p'));
+    mkdirSync(join(dir, 'g'));
+    const gt = Array.from({ length: 16 }, (_, i) => (i % 4 < 2 ? 255 : 0));
+    const pred = Array.from({ length: 64 }, (_, i) => (i % 8 < 4 ? 255 : 0));
+    await png(join(dir, 'g', 'x.png'), gt, 4, 4);
+    await png(join(dir, 'p', 'x.png'), pred, 8, 8);
+    expect(await samflow('metrics', '--pred', join(dir, 'p'), '--gt', join(dir, 'g'), '--metrics', 'iou,mae', '--resize', '--json')).toBe(0);
     const report = JSON.parse(output.out) as { metrics: Record<string, number> };
     expect(report.metrics.iou).toBe(1);
     expect(report.metrics.mae).toBeLessThan(0.1);
