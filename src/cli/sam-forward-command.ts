@@ -14,6 +14,7 @@ import type { SamPrompts } from '../nodes/sam/prompt-encoder.ts';
 import { samForward } from '../nodes/sam/sam.ts';
 import { normalizeAndPad, resizedShape, scaleCoords } from '../nodes/sam/transforms.ts';
 import { parseBackendChoice, selectBackend } from '../../workers/backend.ts';
+import { parseBox, parsePoints } from './sam-prompt-args.ts';
 
 interface Options {
   arch: string;
@@ -24,12 +25,6 @@ interface Options {
   box?: string;
   backend?: string;
   allowPartial?: boolean;
-}
-
-function numbers(text: string, count: number, flag: string): number[] {
-  const values = text.split(',').map((v) => Number(v.trim()));
-  if (values.length !== count || values.some((v) => !Number.isFinite(v))) throw new Error(`${flag} expects ${count} comma-separated numbers, got '${text}'`);
-  return values;
 }
 
 /** RGB pixels [h, w, 3] in 0..255 with the longest side at image_size, plus the original size. */
@@ -73,9 +68,9 @@ export function registerSamForward(program: Command): void {
       await selectBackend(parseBackendChoice(opts.backend ?? process.env.SAMFLOW_BACKEND, opts.backend !== undefined ? '--backend' : 'SAMFLOW_BACKEND'));
       const config = samConfigFromArg(opts.arch);
       const image = await loadImage(opts.image, config);
-      const points = opts.point.map((p) => numbers(p, 3, '--point'));
-      for (const p of points) if (p[2] !== 0 && p[2] !== 1) throw new Error(`--point label must be 1 (foreground) or 0 (background), got ${p[2]}`);
-      const box = opts.box !== undefined ? numbers(opts.box, 4, '--box') : undefined;
+      // Checked against the image before any weight is read.
+      const points = parsePoints(opts.point, image.original);
+      const box = opts.box !== undefined ? parseBox(opts.box, image.original) : undefined;
       const { params, report } = await loadSamCheckpoint(opts.checkpoint, config, { allowPartial: opts.allowPartial === true });
       const outputs = tf.tidy(() => {
         const prompts: SamPrompts = {
