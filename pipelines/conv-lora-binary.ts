@@ -95,6 +95,7 @@ export interface ConvLoraBinaryOptions {
   readonly skipUnpaired?: boolean;
   readonly skipCorrupt?: boolean;
   readonly resizeMasks?: boolean;
+  readonly maskThreshold?: number;
   readonly limit?: number;
   /** Default: 0.2 when the data set has no val split (and `splits`, if given, reads 'val'). */
   readonly holdout?: number;
@@ -102,7 +103,7 @@ export interface ConvLoraBinaryOptions {
 }
 
 /** The reader options that say how to treat the files (any split): evaluation applies them too. */
-const FILE_OPTIONS = ['skipUnpaired', 'skipCorrupt', 'resizeMasks'] as const;
+const FILE_OPTIONS = ['skipUnpaired', 'skipCorrupt', 'resizeMasks', 'maskThreshold'] as const;
 /** The reader options that choose what to train on: evaluation reads one whole split instead. */
 const SPLIT_OPTIONS = ['limit', 'holdout', 'splits'] as const;
 export const READER_OPTIONS = [...FILE_OPTIONS, ...SPLIT_OPTIONS] as const;

@@ -39,6 +39,7 @@ const entries: PipelineEntry[] = [
         skipUnpaired: z.boolean().optional().describe('with data: leave out files without a partner instead of failing'),
         skipCorrupt: z.boolean().optional().describe('with data: leave out files that cannot be decoded, with a warning, instead of failing'),
         resizeMasks: z.boolean().optional().describe('with data: resize a mask whose size differs from its image (nearest) instead of failing'),
+        maskThreshold: z.number().int().min(0).max(254).optional().describe('with data: a mask pixel is foreground when its grey value is above this (default 127; 0 for masks stored as 0/1)'),
         limit: z.number().int().min(1).optional().describe('with data: read at most this many samples of each split (the first in file order)'),
         holdout: z.number().min(0).max(0.9).optional().describe("with data: fraction of 'train' held out as 'val' (default 0.2 when the data set has no val split)"),
         splits: z.array(z.string().min(1)).min(1).optional().describe("with data: the splits to read each epoch, in order (default: 'train' then 'val')"),

@@ -85,6 +85,23 @@ describe('hints that name what can be typed', () => {
     expect(output.err).toMatch(/^samflow: pipeline 'conv-lora-binary': bad option 'allowPartial': applies to loading checkpoint=FILE; without one the weights are random anyway/);
   });
 
+  it('masks stored as 0/1: --mask-threshold 0 for data inspect, --set maskThreshold=0 for training', async () => {
+    const root = tempDir();
+    for (const name of ['a', 'b', 'c']) {
+      const s = rectSample(24, 16, 1);
+      await writeRaster(join(root, 'images', `${name}.png`), s.image);
+      await writeRaster(join(root, 'masks', `${name}.png`), { ...s.mask, data: s.mask.data.map((v) => (v ? 1 : 0)) });
+    }
+    expect(await samflow('data', 'inspect', root)).toBe(0);
+    expect(output.out).toContain('(masks hold only 0 and 1: pass --mask-threshold 0 here and --set maskThreshold=0 to train, or they read as empty)');
+    expect(output.out).toMatch(/foreground {8}0\.00% of pixels; 3 empty/);
+    output.out = '';
+    expect(await samflow('data', 'inspect', root, '--mask-threshold', '0')).toBe(0);
+    expect(output.out).toMatch(/foreground {8}[1-9]\d*\.\d\d% of pixels; 0 empty/);
+    output.out = '';
+    expect(await runOn(root, 'maskThreshold=0', 'holdout=0.34')).toBe(0);
+  });
+
   it('samflow data inspect: --skip-corrupt and --resize-masks go on, as its error says', async () => {
     const root = await writeKvasir(tempDir(), 3);
     writeFileSync(join(root, 'images', 'cju0.jpg'), 'not a jpeg');

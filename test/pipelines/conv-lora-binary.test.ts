@@ -66,10 +66,10 @@ describe('Conv-LoRA binary pipeline on a data folder', () => {
 
   it('passes the reader options to training; evaluation reads one whole split in file order with the file options, prediction skips corrupt images', async () => {
     const root = await writeKvasir(tempDir(), 6);
-    const options = { arch: TINY, data: root, skipUnpaired: true, skipCorrupt: true, resizeMasks: true, limit: 5, holdout: 0.4, splits: ['train', 'val'] };
-    expect(convLoraBinary(options).node('data').params).toMatchObject({ root, skipUnpaired: true, skipCorrupt: true, resizeMasks: true, limit: 5, holdout: 0.4, splits: ['train', 'val'] });
+    const options = { arch: TINY, data: root, skipUnpaired: true, skipCorrupt: true, resizeMasks: true, maskThreshold: 0, limit: 5, holdout: 0.4, splits: ['train', 'val'] };
+    expect(convLoraBinary(options).node('data').params).toMatchObject({ root, skipUnpaired: true, skipCorrupt: true, resizeMasks: true, maskThreshold: 0, limit: 5, holdout: 0.4, splits: ['train', 'val'] });
     const evaluation = convLoraBinaryEvaluate(options, { data: root, checkpoint: '/run/checkpoints/epoch-1' }).node('data').params;
-    expect(evaluation).toMatchObject({ root, skipUnpaired: true, skipCorrupt: true, resizeMasks: true, splits: ['train'], shuffle: false, holdout: 0 });
+    expect(evaluation).toMatchObject({ root, skipUnpaired: true, skipCorrupt: true, resizeMasks: true, maskThreshold: 0, splits: ['train'], shuffle: false, holdout: 0 });
     expect(evaluation).not.toHaveProperty('limit');
     const prediction = convLoraBinaryPredict(options, { images: join(root, 'images'), out: tempDir(), checkpoint: '/run/checkpoints/epoch-1', probs: false }).node('images').params;
     expect(prediction).toMatchObject({ root: join(root, 'images'), skipCorrupt: true });

@@ -181,7 +181,7 @@ export function formatReport(report: InspectReport): string {
     const t = report.binary.threshold;
     add('mask values', `0: ${pct(h[0]!, all)} | 1..${t}: ${pct(sum(1, t), all)} | ${t + 1}..254: ${pct(sum(t + 1, 254), all)} | 255: ${pct(h[255]!, all)}`);
     if (sum(1, 254) > 0) lines.push(`${''.padEnd(18)}(values between 0 and 255: JPEG noise is normal; masks are binarised with > ${t})`);
-    if (h[1]! > 0 && sum(2, 255) === 0) lines.push(`${''.padEnd(18)}(masks hold only 0 and 1: pass --mask-threshold 0, or they read as empty)`);
+    if (h[1]! > 0 && sum(2, 255) === 0) lines.push(`${''.padEnd(18)}(masks hold only 0 and 1: pass --mask-threshold 0 here and --set maskThreshold=0 to train, or they read as empty)`);
     add('foreground', `${pct(report.binary.foregroundPixels, report.binary.pixels)} of pixels; ${report.binary.emptyMasks} empty and ${report.binary.fullMasks} full masks`);
   }
   if (report.classes) {
