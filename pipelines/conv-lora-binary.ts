@@ -181,6 +181,8 @@ export function convLoraBinary(options: ConvLoraBinaryOptions = {}): Graph {
       weightDecay: 1e-4,
       clipNorm: 1,
       accumulate,
+      // A loss 100× its running median for 20 items in a row has diverged (see divergence-guard.ts).
+      divergeFactor: 100,
       schedule,
       warmupSteps: options.warmupSteps ?? 0,
       ...(schedule !== 'constant' ? { totalSteps } : {}),

@@ -65,6 +65,11 @@ export class TensorWorker implements SegmentExecutor {
     return this.report.selected;
   }
 
+  /** Steps of progress the worker has reported (nodes and kernels entered and left), for stress runs. */
+  get beats(): number {
+    return this.marker.read().beats;
+  }
+
   static async start(options: WorkerOptions = {}): Promise<TensorWorker> {
     const choice: BackendChoice | undefined = parseBackendChoice(
       options.backend ?? process.env.SAMFLOW_BACKEND,
