@@ -48,6 +48,8 @@ export class TensorWorker implements SegmentExecutor {
   private current: string | undefined;
   private readonly dead: Promise<never>;
   private readonly segments = new Map<string, SegmentJson>();
+  private readonly inFlight: { meta: ItemMeta; reject: (error: Error) => void }[] = [];
+  private watchdog: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly worker: Worker,
@@ -152,42 +154,51 @@ export class TensorWorker implements SegmentExecutor {
   private async call<T>(fn: () => Promise<T>, item?: ItemMeta): Promise<T> {
     if (this.closing) return Promise.reject(new WorkerFailure(this.current, 'the worker was closed'));
     if (!item || this.watchdogMs <= 0) return Promise.race([fn(), this.dead]);
-    const watch = this.watch(item);
+    let entry!: { meta: ItemMeta; reject: (error: Error) => void };
+    const stalled = new Promise<never>((_, reject) => (entry = { meta: item, reject }));
+    stalled.catch(() => undefined);
+    this.inFlight.push(entry);
+    this.watch();
     try {
-      return await Promise.race([fn(), this.dead, watch.stalled]);
+      return await Promise.race([fn(), this.dead, stalled]);
     } finally {
-      watch.stop();
+      this.inFlight.splice(this.inFlight.indexOf(entry), 1);
+      if (!this.inFlight.length) this.unwatch();
     }
   }
 
   /**
-   * Rejects when the worker's marker has not moved for the watchdog's limit. The worker may be
-   * stuck in native code, where it can neither answer nor be interrupted: it is let go (unref,
-   * terminate not awaited) so the run can still write its report and the process can exit.
+   * While items are in flight, checks that the worker's marker moves. When it has not moved
+   * for the watchdog's limit, every pending call fails, naming the oldest item (the worker takes
+   * them in order, so that is the one it is stuck on). The worker may be stuck in native code,
+   * where it can neither answer nor be interrupted: it is let go (unref, terminate not awaited)
+   * so the run can still write its report and the process can exit.
    */
-  private watch(item: ItemMeta): { stalled: Promise<never>; stop(): void } {
+  private watch(): void {
+    if (this.watchdog) return;
     let last = this.marker.read().beats;
     let since = performance.now();
-    let timer: NodeJS.Timeout | undefined;
-    const stalled = new Promise<never>((_, reject) => {
-      timer = setInterval(() => {
-        const now = this.marker.read();
-        if (now.beats !== last) {
-          last = now.beats;
-          since = performance.now();
-          return;
-        }
-        if (performance.now() - since < this.watchdogMs) return;
-        clearInterval(timer);
-        reject(this.stallError(now, item));
-        this.closing = true;
-        this.worker.unref();
-        void this.worker.terminate().catch(() => undefined);
-      }, Math.min(1000, Math.max(10, this.watchdogMs / 4)));
-      timer.unref();
-    });
-    stalled.catch(() => undefined);
-    return { stalled, stop: () => clearInterval(timer) };
+    this.watchdog = setInterval(() => {
+      const now = this.marker.read();
+      if (now.beats !== last) {
+        last = now.beats;
+        since = performance.now();
+        return;
+      }
+      if (performance.now() - since < this.watchdogMs) return;
+      const error = this.stallError(now, this.inFlight[0]!.meta);
+      for (const pending of this.inFlight) pending.reject(error);
+      this.unwatch();
+      this.closing = true;
+      this.worker.unref();
+      void this.worker.terminate().catch(() => undefined);
+    }, Math.min(1000, Math.max(10, this.watchdogMs / 4)));
+    this.watchdog.unref();
+  }
+
+  private unwatch(): void {
+    clearInterval(this.watchdog);
+    this.watchdog = undefined;
   }
 
   private stallError(at: MarkerReading, item: ItemMeta): Error {
