@@ -80,7 +80,11 @@ export class RunFolder {
   static create(dir: string): RunFolder {
     RunFolder.refuseExisting(dir);
     const path = resolve(dir);
-    mkdirSync(join(path, 'checkpoints'), { recursive: true });
+    try {
+      mkdirSync(join(path, 'checkpoints'), { recursive: true });
+    } catch (error) {
+      throw new Error(`${dir}: cannot create the run folder (${error instanceof Error ? error.message : String(error)}); choose another --out`);
+    }
     return new RunFolder(path);
   }
 

@@ -219,6 +219,13 @@ export default definePipeline({
     expect(readFileSync(join(started.dir, 'report.html'), 'utf8')).toContain('FAILED: node &#39;affine&#39;');
   });
 
+  it('a run folder that cannot be created is an error before any work', async () => {
+    const dir = tempDir('samflow-unwritable-');
+    writeFileSync(join(dir, 'a-file'), '');
+    const out = join(dir, 'a-file', 'run');
+    await expect(train({ pipeline: writeTinyPipeline(dir), out })).rejects.toThrow(`${out}: cannot create the run folder (ENOTDIR: not a directory, mkdir '${out}/checkpoints'); choose another --out`);
+  });
+
   it('never writes into an existing run folder', async () => {
     const dir = tempDir('samflow-exists-');
     const pipeline = writeTinyPipeline(dir);
