@@ -25,7 +25,21 @@ interface FromRun {
   readonly checkpoint?: string;
   /** Where the base SAM weights are now, if they moved since training. */
   readonly baseCheckpoint?: string;
+  /** Pipeline options to change for this use only (the reader's skipUnpaired, resizeMasks, ... for another folder). */
+  readonly set?: Record<string, unknown>;
   readonly backend?: string;
+}
+
+/** The run's options with `set` over them, each checked against its field of the pipeline's schema. */
+function withOverrides(entry: PipelineEntry, options: Record<string, unknown>, set: Record<string, unknown>): Record<string, unknown> {
+  const shape = entry.options.shape as Record<string, { safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } } }>;
+  for (const [key, value] of Object.entries(set)) {
+    const field = shape[key];
+    if (!field) throw new Error(`--set ${key}: pipeline '${entry.name}' has no option '${key}' (its options: ${Object.keys(shape).join(', ')})`);
+    const parsed = field.safeParse(value);
+    if (!parsed.success) throw new Error(`--set ${key}=${JSON.stringify(value)}: ${parsed.error!.issues.map((i) => i.message).join('; ')}`);
+  }
+  return { ...options, ...set };
 }
 
 export interface EvaluateRequest extends FromRun {
@@ -61,7 +75,7 @@ async function fromRun(request: FromRun, use: 'evaluate' | 'predict') {
   if (!entry[use]) throw new Error(`pipeline '${entry.name}' (${record.pipeline}) has no ${use} graph`);
   const which = request.checkpoint ?? (folder.pointer('best') ? 'best' : 'last');
   const checkpoint = folder.checkpointDir(folder.resolveCheckpoint(which));
-  const options = { ...record.options };
+  const options = withOverrides(entry, record.options, request.set ?? {});
   if (request.baseCheckpoint) options.checkpoint = resolve(request.baseCheckpoint);
   else if (typeof options.checkpoint === 'string' && !existsSync(options.checkpoint)) {
     throw new Error(`the base checkpoint ${options.checkpoint} recorded in ${folder.path('run.json')} is not there; pass --base-checkpoint with where it is now (it is checked against the base the adapter was trained on)`);

@@ -6,10 +6,13 @@ import type { Command } from 'commander';
 import { evaluate, predict } from '../api/inference.ts';
 import { BINARY_METRICS } from '../nodes/metrics/binary-metrics.ts';
 import { followRun } from './follow-run.ts';
+import { parseSettings } from './settings.ts';
 import { backendOption } from './train-commands.ts';
 
 const checkpointHelp = "which checkpoint: best (default; last if the run has no best), last, or a name under checkpoints/";
 const baseHelp = 'where the base SAM weights are now, if they moved (checked against the base the adapter was trained on)';
+const setHelp = 'a pipeline option to change for this run only, e.g. --set skipUnpaired=true (repeatable)';
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerInferenceCommands(program: Command, setCode: (code: number) => void): void {
   program
@@ -22,14 +25,15 @@ export function registerInferenceCommands(program: Command, setCode: (code: numb
     .option('--name <name>', 'the folder name under RUN/eval (default: the data folder’s name and split)')
     .option('--checkpoint <which>', checkpointHelp)
     .option('--base-checkpoint <file>', baseHelp)
+    .option('--set <key=value>', setHelp, collect, [])
     .addOption(backendOption())
     .option('--json', 'print events as JSON lines')
-    .action(async (dir: string, opts: { data: string; split?: string; metrics?: string; name?: string; checkpoint?: string; baseCheckpoint?: string; backend?: string; json?: boolean }) => {
+    .action(async (dir: string, opts: { data: string; split?: string; metrics?: string; name?: string; checkpoint?: string; baseCheckpoint?: string; set: string[]; backend?: string; json?: boolean }) => {
       const metrics = opts.metrics?.split(',').map((m) => m.trim()).filter(Boolean);
       const unknown = metrics?.filter((m) => !(BINARY_METRICS as readonly string[]).includes(m)) ?? [];
       if (unknown.length) throw new Error(`--metrics: unknown ${unknown.join(', ')} (expected some of ${BINARY_METRICS.join(', ')})`);
-      const { metrics: _list, json: _json, ...rest } = opts;
-      const started = await evaluate({ run: dir, ...rest, ...(metrics ? { metrics } : {}) });
+      const { metrics: _list, json: _json, set, ...rest } = opts;
+      const started = await evaluate({ run: dir, ...rest, set: parseSettings(set), ...(metrics ? { metrics } : {}) });
       if (!opts.json) process.stdout.write(`evaluating ${started.checkpoint} on ${opts.data}\n`);
       const { code, events } = await followRun(started.events, { json: opts.json });
       const written = events.find((e) => e.type === 'log' && e.message.startsWith('wrote '));
@@ -49,10 +53,12 @@ export function registerInferenceCommands(program: Command, setCode: (code: numb
     .option('--probs', 'write probabilities as 0..255 grey instead of 0/255 masks')
     .option('--checkpoint <which>', checkpointHelp)
     .option('--base-checkpoint <file>', baseHelp)
+    .option('--set <key=value>', setHelp, collect, [])
     .addOption(backendOption())
     .option('--json', 'print events as JSON lines')
-    .action(async (dir: string, opts: { images: string; out: string; probs?: boolean; checkpoint?: string; baseCheckpoint?: string; backend?: string; json?: boolean }) => {
-      const started = await predict({ run: dir, ...opts });
+    .action(async (dir: string, opts: { images: string; out: string; probs?: boolean; checkpoint?: string; baseCheckpoint?: string; set: string[]; backend?: string; json?: boolean }) => {
+      const { set, ...rest } = opts;
+      const started = await predict({ run: dir, ...rest, set: parseSettings(set) });
       if (!opts.json) process.stdout.write(`predicting with ${started.checkpoint} on ${opts.images}\n`);
       const { code } = await followRun(started.events, { json: opts.json });
       setCode(code);

@@ -101,5 +101,17 @@ describe('eval and predict', () => {
       expect(output.err).toContain(`the base checkpoint ${join(dir, 'gone.pth')} recorded in ${join(run, 'run.json')} is not there; pass --base-checkpoint`);
       writeFileSync(join(run, 'run.json'), JSON.stringify(record));
     });
+
+    it('takes reader options for the evaluated folder with --set, checked against the pipeline', async () => {
+      const unpaired = join(dir, 'unpaired');
+      await writePairs(unpaired, 'images', 'masks', names(3), { image: '.png', mask: '.png' });
+      writeFileSync(join(unpaired, 'images', 'stray.png'), readFileSync(join(unpaired, 'images', '100.png')));
+      expect(await samflow('eval', run, '--data', unpaired)).toBe(1);
+      expect(output.out).toContain('--set skipUnpaired=true on samflow train/run/eval');
+      expect(await samflow('eval', run, '--data', unpaired, '--set', 'skipUnpaired=true')).toBe(0);
+      expect(output.out).toMatch(/3 images \(train\): iou/);
+      expect(await samflow('eval', run, '--data', unpaired, '--set', 'skipUnpaird=true', '--name', 'typo')).toBe(1);
+      expect(output.err).toMatch(/--set skipUnpaird: pipeline 'conv-lora-binary' has no option 'skipUnpaird' \(its options: .*skipUnpaired/);
+    });
   });
 });

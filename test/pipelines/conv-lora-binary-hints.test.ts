@@ -20,7 +20,7 @@ describe('hints that name what can be typed', () => {
     const root = await writeKvasir(tempDir(), 5);
     await writePairs(root, 'images', 'elsewhere', ['lonely'], { image: '.jpg', mask: '.png' });
     expect(await runOn(root)).toBe(1);
-    expect(output.err).toContain("Fix the data set, or leave them out with --set skipUnpaired=true on samflow train/run (the reader param 'skipUnpaired' in a graph of your own).\n");
+    expect(output.err).toContain("Fix the data set, or leave them out with --set skipUnpaired=true on samflow train/run/eval (the reader param 'skipUnpaired' in a graph of your own).\n");
     output.err = '';
     expect(await runOn(root, 'skipUnpaired=true')).toBe(0);
     expect(output.out).toContain('left out 1 file(s) without a partner (skipUnpaired)');
@@ -31,7 +31,7 @@ describe('hints that name what can be typed', () => {
     await writeRaster(join(root, 'masks', 'cju2.jpg'), rectSample(12, 8, 2).mask);
     expect(await runOn(root)).toBe(1);
     expect(output.out + output.err).toContain(
-      `${join(root, 'masks', 'cju2.jpg')}: mask is 12x8 but its image ${join(root, 'images', 'cju2.jpg')} is 24x16; to resize masks to their image (nearest neighbour): --set resizeMasks=true on samflow train/run`,
+      `${join(root, 'masks', 'cju2.jpg')}: mask is 12x8 but its image ${join(root, 'images', 'cju2.jpg')} is 24x16; to resize masks to their image (nearest neighbour): --set resizeMasks=true on samflow train/run/eval`,
     );
     output.out = '';
     expect(await runOn(root, 'resizeMasks=true')).toBe(0);

@@ -101,7 +101,7 @@ describe('decode', () => {
     await writeRaster(join(dir, 'm.png'), rectSample(12, 8, 0).mask);
     const files = { image: join(dir, 'i.png'), mask: join(dir, 'm.png') };
     await expect(decodeBinarySample(files, { maskThreshold: 127, resizeMasks: false })).rejects.toThrow(
-      `${files.mask}: mask is 12x8 but its image ${files.image} is 24x16; to resize masks to their image (nearest neighbour): --set resizeMasks=true on samflow train/run (the reader param 'resizeMasks' in a graph of your own)`,
+      `${files.mask}: mask is 12x8 but its image ${files.image} is 24x16; to resize masks to their image (nearest neighbour): --set resizeMasks=true on samflow train/run/eval (the reader param 'resizeMasks' in a graph of your own)`,
     );
     const fitted = await decodeBinarySample(files, { maskThreshold: 127, resizeMasks: true });
     expect([fitted.mask.width, fitted.mask.height]).toEqual([24, 16]);

@@ -71,7 +71,7 @@ describe('paired folders', () => {
     expect(listing.ignored.map((i) => i.file)).toEqual([join(root, 'masks', 'README.txt')]);
     await expect(drain(PairedFolders.main, params(root))).rejects.toThrow(
       `1 file(s) have no partner:\n  ${join(root, 'images', 'lonely.jpg')}: no mask named lonely.* in ${join(root, 'masks')}\n` +
-        "Fix the data set, or leave them out with --set skipUnpaired=true on samflow train/run (the reader param 'skipUnpaired' in a graph of your own).",
+        "Fix the data set, or leave them out with --set skipUnpaired=true on samflow train/run/eval (the reader param 'skipUnpaired' in a graph of your own).",
     );
     const { items, warnings } = await drain(PairedFolders.main, params(root, { skipUnpaired: true }));
     expect(items).toHaveLength(3);
