@@ -108,6 +108,7 @@ export class ConsoleReporter {
   private readonly makeBars: (format: GenericFormatter) => ProgressBars;
   private group: Group | undefined;
   private runStart: number | undefined;
+  private resumedItems = 0;
   private lastProgressAt: number | undefined;
   private runItems = 0;
   private lr: number | undefined;
@@ -123,6 +124,8 @@ export class ConsoleReporter {
     switch (event.type) {
       case 'started': {
         this.runStart = this.now();
+        // A resumed run's item counts start where it stopped; rates and ETAs count from there.
+        this.runItems = this.resumedItems = event.resumedAt?.items ?? 0;
         const stages = event.stages
           .map((s) => (s.placement === 'worker' ? `[worker: ${s.nodes.join(', ')}]` : s.nodes.join(', ')))
           .join(' -> ');
@@ -248,8 +251,9 @@ export class ConsoleReporter {
   private eta(view: GroupProgress, now: number): number | undefined {
     if (view.groupTotal !== undefined) return view.rate ? (view.groupTotal - view.done) / view.rate : undefined;
     const seconds = (now - this.runStart!) / 1000;
-    if (view.runTotal === undefined || seconds <= 0 || view.runItems === 0) return undefined;
-    return (view.runTotal - view.runItems) / (view.runItems / seconds);
+    const done = view.runItems - this.resumedItems;
+    if (view.runTotal === undefined || seconds <= 0 || done <= 0) return undefined;
+    return (view.runTotal - view.runItems) / (done / seconds);
   }
 
   private endGroup(): void {

@@ -25,7 +25,7 @@ export interface StageSummary {
 }
 
 export type RunEvent =
-  | { type: 'started'; graph: string; stages: readonly StageSummary[]; backend?: string; window: number }
+  | { type: 'started'; graph: string; stages: readonly StageSummary[]; backend?: string; window: number; resumedAt?: RunPosition }
   | { type: 'progress'; items: number; total?: number; split: string; epoch: number; tensors?: number }
   | { type: 'metric'; node: string; name: string; value: number; split?: string; epoch?: number; step?: number }
   | { type: 'log'; node?: string; message: string; data?: unknown }

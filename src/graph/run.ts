@@ -126,6 +126,7 @@ export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions 
             stages: compiled.stages.map(summary),
             ...(executor ? { backend: executor.backend } : {}),
             window: compiled.window,
+            ...(options.resume ? { resumedAt: options.resume.position } : {}),
           });
           let stream = src.items;
           for (const stage of rest) {

@@ -214,3 +214,16 @@ function terminal() {
   };
   return { stream, screen };
 }
+
+describe('ConsoleReporter on a resumed run', () => {
+  it('counts items, rates and the run ETA from where the run resumed', () => {
+    const r = scripted();
+    r.send({ ...started, resumedAt: { items: 20, groupItems: 4 } } as ReportedEvent);
+    // 20 of 40 items were done before; now 1 item/s: 20 left at 1 item/s is 20 s, not 20 x (40-20)/40 s.
+    for (let k = 1; k <= 4; k++) {
+      r.at(k * 1000);
+      r.send({ type: 'progress', items: 20 + k, total: 40, split: 'train', epoch: 1 });
+    }
+    expect(r.lines.at(-1)).toBe('  epoch 2 train 4 items, run 24/40 | 1.0 img/s | run ETA 16s');
+  });
+});
