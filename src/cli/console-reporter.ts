@@ -172,7 +172,9 @@ export class ConsoleReporter {
         const evalSplit = final && ([...final.keys()].find((s) => s !== 'train') ?? 'train');
         if (final && evalSplit) this.write(`final (${evalSplit}, epoch ${last! + 1}): ${formatMeans(final.get(evalSplit)!)}`);
         if (event.stopped) this.write(`stopped early: ${event.stopped}`);
-        this.write(`done: ${event.items} items in ${event.seconds.toFixed(1)} s (${(event.items / event.seconds).toFixed(1)} items/s)`);
+        const now = event.items - this.resumedItems;
+        const resumed = this.resumedItems ? ` (resumed at item ${this.resumedItems}: ${now} items this time)` : '';
+        this.write(`done: ${event.items} items${resumed} in ${event.seconds.toFixed(1)} s (${(now / event.seconds).toFixed(1)} items/s)`);
         break;
       }
       case 'failed':

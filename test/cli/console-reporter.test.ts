@@ -225,5 +225,7 @@ describe('ConsoleReporter on a resumed run', () => {
       r.send({ type: 'progress', items: 20 + k, total: 40, split: 'train', epoch: 1 });
     }
     expect(r.lines.at(-1)).toBe('  epoch 2 train 4 items, run 24/40 | 1.0 img/s | run ETA 16s');
+    r.send({ type: 'finished', items: 40, seconds: 20 });
+    expect(r.lines.at(-1)).toBe('done: 40 items (resumed at item 20: 20 items this time) in 20.0 s (1.0 items/s)');
   });
 });
