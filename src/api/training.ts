@@ -137,7 +137,10 @@ function trainingEvents(
 ): Observable<RunEvent> {
   return new Observable<RunEvent>((subscriber) => {
     const eventsPath = folder.path('events.jsonl');
-    const history = previousEvents(eventsPath);
+    // The report shows one run: what a killed attempt did after the checkpoint it resumes from is done again.
+    const logged = previousEvents(eventsPath);
+    const resumedAt = from ? logged.map((e) => e.type === 'checkpoint' && e.path === folder.checkpointDir(from.name)).lastIndexOf(true) : -1;
+    const history = resumedAt >= 0 ? logged.slice(0, resumedAt + 1) : logged;
     const log = createWriteStream(eventsPath, { flags: 'a' });
     const selection = new ModelSelection(control, from?.state.selection);
     const scored = new Set(selection.state().scores.map((s) => s.epoch));

@@ -103,7 +103,22 @@ export interface MapBehaviour<P, I, O> {
   create(
     params: P,
     ctx: NodeContext,
-  ): { process(inputs: I, meta: ItemMeta): O | Promise<O>; finish?(): void | Promise<void> };
+  ): MapNode<I, O>;
+}
+
+/** A map node's live state on the main thread. */
+export interface MapNode<I, O> {
+  process(inputs: I, meta: ItemMeta): O | Promise<O>;
+  finish?(): void | Promise<void>;
+  /**
+   * What a resumed run needs of what the node gathered so far (a metric's scores of the group
+   * in progress), as JSON. `save` runs at a boundary, when nothing is in flight; `restore`
+   * before the resumed run's first item.
+   */
+  readonly state?: {
+    save(): unknown | Promise<unknown>;
+    restore(saved: unknown): void;
+  };
 }
 
 /**

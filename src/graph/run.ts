@@ -9,6 +9,8 @@
  * - Any error ends the run with one `failed` event naming node, kind, segment and item;
  *   unsubscribing stops the source and closes the executor.
  */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { defer, map, mergeMap, Observable, Subject, type OperatorFunction } from 'rxjs';
 import { compile, type CompiledGraph, type CompiledNode, type MainStage, type PortKey, type SourceStage, type Stage, type WorkerStage } from './compile.ts';
 import { NodeRunError, RunHookError, WorkerFailure, messageOf } from './errors.ts';
@@ -16,7 +18,7 @@ import type { ItemMeta, NodeEvent, RunEvent, RunPosition } from './events.ts';
 import type { SegmentExecutor, ExecutorFactory } from './executor.ts';
 import { Graph } from './graph.ts';
 import { isTensorData } from './port.ts';
-import type { Emission, Item, MapBehaviour, NodeContext, OperatorBehaviour, SourceBehaviour, SourceContext } from './node.ts';
+import type { Emission, Item, MapBehaviour, MapNode, NodeContext, OperatorBehaviour, SourceBehaviour, SourceContext } from './node.ts';
 import { orderedMergeMap } from './operators/ordered-merge-map.ts';
 import { pulledSource } from './operators/pulled-source.ts';
 import { yieldToEventLoop } from './operators/yield-to-event-loop.ts';
@@ -49,7 +51,7 @@ export interface Boundary {
   readonly epoch: number | undefined;
   /** Why the run stops after this boundary, when it does. */
   readonly stopping: string | undefined;
-  /** Every worker segment writes its nodes' state into `dir`. */
+  /** Every node with state (worker segments' nodes, main-thread map nodes) writes it into `dir`. */
   save(dir: string): Promise<void>;
   emit(event: RunEvent): void;
 }
@@ -71,6 +73,8 @@ export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions 
     let finished = options.resume?.position.items ?? 0;
     let lastTensors: number | undefined;
     const workerStages = compiled.stages.filter((s): s is WorkerStage => s.type === 'worker');
+    const mainNodes = new Map<string, MapNode<Record<string, unknown>, Record<string, unknown>>>();
+    const mainSaved = options.resume ? readMainState(options.resume.dir) : {};
     let source: ReturnType<typeof sourceStage> | undefined;
     let stopped: string | undefined;
     const boundary = async (reason: Boundary['reason'], position: RunPosition, epoch: number | undefined) => {
@@ -84,6 +88,9 @@ export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions 
           stopping,
           save: async (dir) => {
             for (const stage of workerStages) await executor!.save(stage.segment.id, dir);
+            const saved: Record<string, unknown> = {};
+            for (const [name, impl] of mainNodes) if (impl.state) saved[name] = await impl.state.save();
+            if (Object.keys(saved).length) writeFileSync(join(dir, MAIN_STATE_FILE), `${JSON.stringify(saved)}\n`);
           },
           emit: (event) => events.next(event),
         });
@@ -133,7 +140,13 @@ export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions 
             stream = stream.pipe(
               stage.type === 'worker'
                 ? workerStage(stage, executor!, (tensors) => (lastTensors = tensors), emitFrom)
-                : mainStage(stage as MainStage, emitFrom, src.release),
+                : mainStage(stage as MainStage, emitFrom, src.release, (name, impl) => {
+                    mainNodes.set(name, impl);
+                    if (name in mainSaved) {
+                      if (!impl.state) throw new NodeRunError(name, (stage as MainStage).node.json.kind, undefined, new Error('the checkpoint holds state for this node, but it keeps none'));
+                      impl.state.restore(mainSaved[name]);
+                    }
+                  }),
             );
           }
           return stream.pipe(
@@ -221,6 +234,19 @@ function kept(stage: Stage, values: Readonly<Record<PortKey, unknown>>): Record<
   const out: Record<PortKey, unknown> = {};
   for (const key of stage.keep) if (key in values) out[key] = values[key];
   return out;
+}
+
+/** Main-thread nodes' state in a checkpoint folder (worker nodes write their own files). */
+const MAIN_STATE_FILE = 'main-nodes.json';
+
+function readMainState(dir: string): Record<string, unknown> {
+  const path = join(dir, MAIN_STATE_FILE);
+  if (!existsSync(path)) return {};
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (error) {
+    throw new Error(`${path}: cannot read the main-thread nodes' saved state (${messageOf(error)})`);
+  }
 }
 
 function stopReason(signal: AbortSignal | undefined): string | undefined {
@@ -332,6 +358,7 @@ function mainStage(
   stage: MainStage,
   emitFrom: (node: string) => (e: NodeEvent) => void,
   release: (weight: number) => void,
+  created: (name: string, impl: MapNode<Record<string, unknown>, Record<string, unknown>>) => void,
 ): OperatorFunction<Envelope, Envelope> {
   const node = stage.node;
   const behaviour = node.definition.main!;
@@ -341,6 +368,7 @@ function mainStage(
       if (behaviour.type === 'operator') return input.pipe(operatorStage(stage, behaviour, { ...ctx, release }));
       if (behaviour.type !== 'map') throw new Error(`node '${node.json.name}': a source can only start a graph`);
       const impl = (behaviour as MapBehaviour<unknown, Record<string, unknown>, Record<string, unknown>>).create(node.json.params, ctx);
+      created(node.json.name, impl);
       const project = (envelope: Envelope) =>
         defer(async (): Promise<Envelope> => {
           await yieldToEventLoop();

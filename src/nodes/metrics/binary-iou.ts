@@ -65,6 +65,11 @@ export const BinaryIou = defineNode({
           return {};
         },
         finish: flush,
+        // A run resumed inside a group keeps the scores of the group's images scored before.
+        state: {
+          save: () => ({ group, scores }),
+          restore: (saved) => ({ group, scores } = saved as { group?: { split: string; epoch: number }; scores: number[] }),
+        },
       };
     },
   },

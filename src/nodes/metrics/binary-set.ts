@@ -120,6 +120,15 @@ export const BinaryMetrics = defineNode({
           return {};
         },
         finish: flush,
+        // A run resumed inside a group keeps the scores of the group's images scored before.
+        state: {
+          save: async () => ({ group, rows: await Promise.all(pending) }),
+          restore: (saved) => {
+            const s = saved as { group?: { split: string; epoch: number }; rows: PerImageScores[] };
+            group = s.group;
+            pending = s.rows.map((row) => Promise.resolve(row));
+          },
+        },
       };
     },
   },
