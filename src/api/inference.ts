@@ -14,6 +14,7 @@ import { compile } from '../graph/compile.ts';
 import type { RunEvent } from '../graph/events.ts';
 import type { Graph } from '../graph/graph.ts';
 import { run } from '../graph/run.ts';
+import { detectLayout } from '../nodes/data/detect-layout.ts';
 import { TensorWorker } from '../../workers/host.ts';
 import { buildGraph, resolvePipeline, type PipelineEntry } from './pipeline.ts';
 import { RunFolder } from './run-folder.ts';
@@ -85,6 +86,21 @@ async function fromRun(request: FromRun, use: 'evaluate' | 'predict') {
 
 function runGraph(graph: Graph, backend: string | undefined): Observable<RunEvent> {
   return run(compile(graph), { executor: () => TensorWorker.start(backend !== undefined ? { backend } : {}) });
+}
+
+/**
+ * What `--split` names: undefined (the pipeline picks the folder's only split or only test
+ * split), a comma-separated list, or 'tests' for every split whose name starts with 'test' (the
+ * paper's protocol: Kvasir and CVC-ClinicDB test sets of one folder). Unknown names are left to
+ * the reader, which lists what exists.
+ */
+export function evaluationSplits(data: string, split: string | undefined): (string | undefined)[] {
+  if (split === undefined) return [undefined];
+  if (split !== 'tests') return split.split(',').map((s) => s.trim()).filter(Boolean);
+  const names = detectLayout(data).splits.map((s) => s.name);
+  const tests = names.filter((n) => n.startsWith('test'));
+  if (!tests.length) throw new Error(`${data} has no test split (its splits: ${names.join(', ')}); name one with --split`);
+  return tests;
 }
 
 const csvField = (v: unknown) => (typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : String(v));

@@ -3,7 +3,7 @@
  * run's checkpoint on other data, from the run folder alone.
  */
 import type { Command } from 'commander';
-import { evaluate, predict } from '../api/inference.ts';
+import { evaluate, evaluationSplits, predict } from '../api/inference.ts';
 import { BINARY_METRICS } from '../nodes/metrics/binary-metrics.ts';
 import { followRun } from './follow-run.ts';
 import { parseSettings } from './settings.ts';
@@ -20,7 +20,7 @@ export function registerInferenceCommands(program: Command, setCode: (code: numb
     .description('score a trained run on a data set folder at each ground truth’s own resolution: RUN/eval/<name>/metrics.json + per-image.csv')
     .argument('<run-dir>', 'a run folder written by samflow train')
     .requiredOption('--data <dir>', 'a data set folder in any layout the readers know (or just images/ + masks/)')
-    .option('--split <name>', "which split (default: the folder's only split, or its only test split)")
+    .option('--split <names>', "which split, several comma-separated, or 'tests' for every test split (PraNet's test/Kvasir, test/CVC-ClinicDB, ...) (default: the folder's only split, or its only test split)")
     .option('--metrics <list>', `comma-separated, of ${BINARY_METRICS.join(', ')} (default: all)`)
     .option('--name <name>', 'the folder name under RUN/eval (default: the data folder’s name and split)')
     .option('--checkpoint <which>', checkpointHelp)
@@ -32,15 +32,23 @@ export function registerInferenceCommands(program: Command, setCode: (code: numb
       const metrics = opts.metrics?.split(',').map((m) => m.trim()).filter(Boolean);
       const unknown = metrics?.filter((m) => !(BINARY_METRICS as readonly string[]).includes(m)) ?? [];
       if (unknown.length) throw new Error(`--metrics: unknown ${unknown.join(', ')} (expected some of ${BINARY_METRICS.join(', ')})`);
-      const { metrics: _list, json: _json, set, ...rest } = opts;
-      const started = await evaluate({ run: dir, ...rest, set: parseSettings(set), ...(metrics ? { metrics } : {}) });
-      if (!opts.json) process.stdout.write(`evaluating ${started.checkpoint} on ${opts.data}\n`);
-      const { code, events } = await followRun(started.events, { json: opts.json });
-      const written = events.find((e) => e.type === 'log' && e.message.startsWith('wrote '));
-      if (!opts.json && written?.type === 'log') {
-        const result = written.data as { metrics: Record<string, number>; images: number; split?: string };
-        process.stdout.write(`${result.images} images${result.split ? ` (${result.split})` : ''}: ${Object.entries(result.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}\n${written.message}\n`);
+      const { metrics: _list, json: _json, set, split: _split, ...rest } = opts;
+      const splits = evaluationSplits(opts.data, opts.split);
+      if (opts.name && splits.length > 1) throw new Error(`--name names one evaluation, but --split gives ${splits.length}; leave --name out (each is named after the data folder and its split)`);
+      let code = 0;
+      const results: string[] = [];
+      for (const split of splits) {
+        const started = await evaluate({ run: dir, ...rest, ...(split ? { split } : {}), set: parseSettings(set), ...(metrics ? { metrics } : {}) });
+        if (!opts.json) process.stdout.write(`evaluating ${started.checkpoint} on ${opts.data}${split ? ` (${split})` : ''}\n`);
+        const followed = await followRun(started.events, { json: opts.json });
+        code ||= followed.code;
+        const written = followed.events.find((e) => e.type === 'log' && e.message.startsWith('wrote '));
+        if (written?.type === 'log') {
+          const result = written.data as { metrics: Record<string, number>; images: number; split?: string };
+          results.push(`${result.images} images${result.split ? ` (${result.split})` : ''}: ${Object.entries(result.metrics).map(([k, v]) => `${k} ${v.toFixed(4)}`).join(', ')}\n${written.message}`);
+        }
       }
+      if (!opts.json) for (const line of results) process.stdout.write(`${line}\n`);
       setCode(code);
     });
 

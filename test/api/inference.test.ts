@@ -102,6 +102,20 @@ describe('eval and predict', () => {
       writeFileSync(join(run, 'run.json'), JSON.stringify(record));
     });
 
+    it('evaluates every test split of a PraNet-style folder with --split tests, one folder each', async () => {
+      const pranet = join(dir, 'polyp');
+      await writePairs(pranet, 'TrainDataset/images', 'TrainDataset/masks', names(2), { image: '.png', mask: '.png' });
+      await writePairs(pranet, 'TestDataset/Kvasir/images', 'TestDataset/Kvasir/masks', names(3), { image: '.png', mask: '.png' });
+      await writePairs(pranet, 'TestDataset/CVC-ClinicDB/images', 'TestDataset/CVC-ClinicDB/masks', names(2), { image: '.tif', mask: '.tif' }, { width: 30, height: 20 });
+      expect(await samflow('eval', run, '--data', pranet, '--split', 'tests', '--metrics', 'iou,sm')).toBe(0);
+      expect(output.out).toMatch(/2 images \(test\/CVC-ClinicDB\): iou \d\.\d{4}, sm \d\.\d{4}\n.*\n3 images \(test\/Kvasir\): iou/);
+      for (const [name, images] of [['polyp-test-Kvasir', 3], ['polyp-test-CVC-ClinicDB', 2]] as const) {
+        expect(JSON.parse(readFileSync(join(run, 'eval', name, 'metrics.json'), 'utf8'))).toMatchObject({ images, split: name.replace('polyp-test-', 'test/') });
+      }
+      expect(await samflow('eval', run, '--data', pranet, '--split', 'tests', '--name', 'x')).toBe(1);
+      expect(output.err).toContain("--name names one evaluation, but --split gives 2");
+    });
+
     it('takes reader options for the evaluated folder with --set, checked against the pipeline', async () => {
       const unpaired = join(dir, 'unpaired');
       await writePairs(unpaired, 'images', 'masks', names(3), { image: '.png', mask: '.png' });
