@@ -144,6 +144,11 @@ export class RunFolder {
     return final;
   }
 
+  /** Records on a checkpoint that the run ended there (how), so resume can tell a finished run from an interrupted one. */
+  markEnded(name: string, ended: NonNullable<RunState['ended']>): void {
+    writeAtomically(join(this.checkpointDir(name), 'run-state.json'), `${JSON.stringify({ ...this.checkpointState(name), ended }, null, 2)}\n`);
+  }
+
   setPointer(which: 'last' | 'best', pointer: Pointer): void {
     writeAtomically(join(this.dir, 'checkpoints', `${which}.json`), `${JSON.stringify(pointer, null, 2)}\n`);
   }

@@ -182,7 +182,7 @@ function trainingEvents(
       }
       const ended = boundary.reason === 'end' ? { complete: !boundary.stopping || early.signal.aborted, ...(boundary.stopping ? { reason: boundary.stopping } : {}) } : undefined;
       if (samePosition(saved?.position, boundary.position)) {
-        if (ended) writeFileSync(join(folder.checkpointDir(saved!.name), 'run-state.json'), `${JSON.stringify({ ...folder.checkpointState(saved!.name), ended }, null, 2)}\n`);
+        if (ended) folder.markEnded(saved!.name, ended);
         return;
       }
       const whole = boundary.position.groupItems === 0;
