@@ -89,6 +89,8 @@ export interface ConvLoraBinaryOptions {
   /** An adapter checkpoint (path without extension) whose weights to start from: a warm start. */
   readonly warmStart?: string;
   readonly seed?: number;
+  /** The model's square input size, instead of the arch's (SAM: 1024). */
+  readonly imageSize?: number;
   /** With `checkpoint`: load the tensors that match and keep the rest random (sam/model's allowPartial). */
   readonly allowPartial?: boolean;
   // With `data`, passed to the reader (ReaderParams / BinaryReaderParams say what each does).
@@ -222,8 +224,13 @@ function requireCheckpointFile(path: string): void {
 
 function resolvedArch(options: ConvLoraBinaryOptions): { arch: SamConfig | string; size: number } {
   // A preset stays a name in the graph; an arch.json is read now, so the graph holds the config itself.
-  const arch: SamConfig | string = typeof options.arch === 'string' && options.arch.endsWith('.json') ? samConfigFromArg(options.arch) : (options.arch ?? SMALL_SAM);
-  return { arch, size: (typeof arch === 'string' ? resolveSamConfig(arch, "option 'arch'") : arch).image_size };
+  const named: SamConfig | string = typeof options.arch === 'string' && options.arch.endsWith('.json') ? samConfigFromArg(options.arch) : (options.arch ?? SMALL_SAM);
+  if (options.imageSize === undefined) return { arch: named, size: (typeof named === 'string' ? resolveSamConfig(named, "option 'arch'") : named).image_size };
+  // Another input size is another config (its grid, position embeddings and windows follow);
+  // checked like any config, and a checkpoint made at another size does not load onto it.
+  const base = typeof named === 'string' ? resolveSamConfig(named, "option 'arch'") : named;
+  const arch = resolveSamConfig({ ...base, image_size: options.imageSize }, `option 'imageSize' (${options.imageSize})`);
+  return { arch, size: arch.image_size };
 }
 
 /** The split an evaluation reads: the one named, else the data set's only split or its only test split. */

@@ -76,6 +76,7 @@ export function registerTrainCommands(program: Command, setCode: (code: number) 
     .option('--out <dir>', 'the run folder to create (default runs/<pipeline>-<time>); never an existing one')
     .option('--set <key=value>', 'any other pipeline option (repeatable)', collect, [])
     .addOption(backendOption())
+    .addOption(watchdogOption())
     .option('--json', 'print events as JSON lines');
   const addFlag = (flag: string, arg: string, help: string, parse?: (value: string) => number) =>
     trainCommand.addOption(parse ? new Option(`--${flag} ${arg}`, help).argParser(parse) : new Option(`--${flag} ${arg}`, help));

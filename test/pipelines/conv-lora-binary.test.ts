@@ -91,3 +91,12 @@ describe('Conv-LoRA binary pipeline on a data folder', () => {
     expect(() => convLoraBinary({ arch: TINY, data: root })).toThrow(`${root}: a nyuv2-mtan data set has no binary masks; conv-lora-binary needs binary segmentation data`);
   });
 });
+
+describe('Conv-LoRA binary pipeline input size', () => {
+  it('takes imageSize as another input size of the same arch, and names the option when the config cannot take it', () => {
+    const graph = convLoraBinary({ arch: 'vit_b', imageSize: 512 });
+    expect(graph.node('sam').params).toMatchObject({ arch: { ...SAM_PRESETS.vit_b, image_size: 512 } });
+    expect(graph.node('resize').params).toMatchObject({ size: 512 });
+    expect(() => convLoraBinary({ imageSize: 30 })).toThrow(/^option 'imageSize' \(30\): /);
+  });
+});
