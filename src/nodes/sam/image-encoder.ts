@@ -93,14 +93,27 @@ export function imageEncoder(
     throw new Error(`image encoder: expected images [B, ${c.image_size}, ${c.image_size}, 3], got [${images.shape.join(', ')}]`);
   }
   let x = patchConv(images, param(params, 'image_encoder.patch_embed.proj.weight'), param(params, 'image_encoder.patch_embed.proj.bias'));
+  const additions = params.hooks?.blockInputs?.map((hook) => hook(images, x)) ?? [];
   x = tf.add(x, param(params, 'image_encoder.pos_embed')) as tf.Tensor4D;
   for (let i = 0; i < c.encoder_depth; i++) {
     const windowSize = c.encoder_global_attn_indexes.includes(i) ? 0 : c.window_size;
-    const run = (input: tf.Tensor4D) => encoderBlock(input, params, `image_encoder.blocks.${i}`, c.encoder_num_heads, windowSize);
+    const plain = (input: tf.Tensor4D) => encoderBlock(input, params, `image_encoder.blocks.${i}`, c.encoder_num_heads, windowSize);
+    const run = (params.hooks?.blockWrappers ?? []).reduce((inner, wrap) => (input: tf.Tensor4D) => wrap(i, input, inner), plain);
     // Each block in its own scope: inference frees its intermediates at once, and under a
     // gradient tape tfjs keeps its own copies of what backward needs, so this is safe there too.
-    const input = x;
-    x = tf.tidy(() => (blockHook ? blockHook(i, input, run) : run(input)));
+    const before = x;
+    x = tf.tidy(() => {
+      let input = before;
+      for (const add of additions) {
+        const extra = add(i);
+        if (extra) input = tf.add(input, extra) as tf.Tensor4D;
+      }
+      return blockHook ? blockHook(i, input, run) : run(input);
+    });
+  }
+  for (const hook of params.hooks?.neckInput ?? []) {
+    const last = x;
+    x = tf.tidy(() => hook(last));
   }
   const grid = gridSize(c);
   let y = conv1x1(x, param(params, 'image_encoder.neck.0.weight'));

@@ -17,6 +17,19 @@ export interface SamHooks {
   readonly norm: ((name: string, input: tf.Tensor, output: tf.Tensor) => tf.Tensor)[];
   /** Extra key/value tokens [P, C] for an encoder attention module (VPT), shared by all its windows. */
   readonly attentionPrompts: ((name: string) => tf.Tensor | undefined)[];
+  /**
+   * Additions to encoder block inputs (SAM-Adapter): called once per encoder pass with the input
+   * images and the patch embedding (before pos_embed); the function it returns gives block i's
+   * addition [B, g, g, C], or undefined.
+   */
+  blockInputs?: ((images: tf.Tensor4D, patches: tf.Tensor4D) => (block: number) => tf.Tensor | undefined)[];
+  /**
+   * Wrappers of encoder block i (LST runs the frozen blocks off the gradient tape and taps their
+   * outputs): each gets the block input and the block as wrapped so far, the first added innermost.
+   */
+  blockWrappers?: ((block: number, x: tf.Tensor4D, run: (x: tf.Tensor4D) => tf.Tensor4D) => tf.Tensor4D)[];
+  /** Replaces the last block's output [B, g, g, encoder_embed_dim] before the neck (LST's side network). */
+  neckInput?: ((x: tf.Tensor4D) => tf.Tensor4D)[];
 }
 
 /** The tree, plus the hooks of the adapters injected into it (none for plain SAM). */
