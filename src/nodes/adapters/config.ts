@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-export const ADAPTER_METHODS = ['lora', 'conv-lora', 'decoder-only', 'bitfit', 'adapter', 'ssf', 'vpt', 'full'] as const;
+export const ADAPTER_METHODS = ['lora', 'conv-lora', 'decoder-only', 'bitfit', 'adapter', 'ssf', 'vpt', 'sam-adapter', 'full'] as const;
 export type AdapterMethodName = (typeof ADAPTER_METHODS)[number];
 
 export const AdapterConfigSchema = z
@@ -21,6 +21,11 @@ export const AdapterConfigSchema = z
     promptTokens: z.number().int().positive().default(8).describe('VPT: learnable prompt tokens per adapted encoder block'),
     experts: z.number().int().positive().default(8).describe('Conv-LoRA experts; expert i works at scale i + 1'),
     gateWeighted: z.boolean().default(false).describe('Conv-LoRA: multiply the chosen expert output by its gate value (the official code does not)'),
+    // SAM-Adapter (EVP's prompt generator); defaults are the public SAM-Adapter code's.
+    scaleFactor: z.number().int().positive().default(32).describe('SAM-Adapter: the prompt generator is encoder_embed_dim / scaleFactor channels wide (EVP scale_factor)'),
+    freqNums: z.number().gt(0).max(1).default(0.25).describe("SAM-Adapter: share of the spectrum's area, a centred square of low frequencies, that the FFT high-pass removes (EVP freq_nums)"),
+    embeddingTune: z.boolean().default(true).describe('SAM-Adapter: feed the prompts a projection of the patch embedding (EVP embedding_tune)'),
+    handcraftedTune: z.boolean().default(true).describe("SAM-Adapter: feed the prompts a patch embedding of the image's FFT high-pass (EVP handcrafted_tune)"),
     trainDecoder: z.boolean().default(true).describe('train the whole mask decoder as well (the Conv-LoRA recipe)'),
     freezeIouHead: z.boolean().default(true).describe('keep the IoU head frozen when training the decoder (its output is unused without prompts)'),
     maskTokens: z.number().int().positive().default(1).describe("mask tokens the decoder trains, the checkpoint's first: 1 is Conv-LoRA's binary decoder (token 0 and hypernetwork MLP 0; the others never train nor are saved); must match sam/semantic's maskTokens"),

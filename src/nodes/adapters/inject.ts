@@ -10,6 +10,7 @@ import { injectConvLora } from './conv-lora/inject.ts';
 import { injectHoulsby } from './houlsby/inject.ts';
 import { injectLora } from './lora/inject.ts';
 import { parameterReport, unfrozenKeys, type ParameterReport } from './report.ts';
+import { injectSamAdapter } from './sam-adapter/inject.ts';
 import { injectSsf } from './ssf/inject.ts';
 import { injectVpt } from './vpt/inject.ts';
 
@@ -21,6 +22,7 @@ const injectors = new Map<string, Injector>([
   ['adapter', injectHoulsby],
   ['ssf', injectSsf],
   ['vpt', injectVpt],
+  ['sam-adapter', injectSamAdapter],
 ]);
 
 /** Lets a method living elsewhere (Conv-LoRA) register itself; refuses duplicates. */

@@ -10,6 +10,7 @@ import { officialShapes } from '../sam/params.ts';
 import type { AdapterConfig } from './config.ts';
 import { houlsbyTargets } from './houlsby/inject.ts';
 import { decoderKeys, isUnusedMaskTokenKey, targetLinears } from './modules.ts';
+import { samAdapterParameters } from './sam-adapter/config.ts';
 import { ssfTargets } from './ssf/inject.ts';
 import { vptBlocks } from './vpt/inject.ts';
 
@@ -48,6 +49,8 @@ function adapterParameters(c: SamConfig, a: AdapterConfig): number {
       return vptBlocks(c.encoder_depth, a.layers).length * a.promptTokens * c.encoder_embed_dim;
     case 'ssf':
       return [...ssfTargets({ config: c }).values()].reduce((n, dim) => n + 2 * dim, 0);
+    case 'sam-adapter':
+      return samAdapterParameters(c, a);
     default:
       return 0;
   }
