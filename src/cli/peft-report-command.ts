@@ -12,6 +12,7 @@ export function registerPeftReport(program: Command): void {
     .requiredOption('--method <method>', ADAPTER_METHODS.join(', '))
     .option('--rank <r>', 'LoRA / Conv-LoRA rank or adapter bottleneck', (v) => Number(v))
     .option('--experts <n>', 'Conv-LoRA experts', (v) => Number(v))
+    .option('--scale-factor <n>', 'SAM-Adapter: the prompt generator is encoder_embed_dim / n wide', (v) => Number(v))
     .option('--no-train-decoder', 'keep the mask decoder frozen')
     .option(
       '--mask-tokens <n>',
@@ -19,13 +20,14 @@ export function registerPeftReport(program: Command): void {
       (v) => Number(v),
     )
     .option('--json', 'print the report as JSON')
-    .action((opts: { arch: string; method: string; rank?: number; experts?: number; trainDecoder: boolean; maskTokens?: number; json?: boolean }) => {
+    .action((opts: { arch: string; method: string; rank?: number; experts?: number; scaleFactor?: number; trainDecoder: boolean; maskTokens?: number; json?: boolean }) => {
       const adapter = parseAdapterConfig(
         {
           method: opts.method,
           trainDecoder: opts.trainDecoder,
           ...(opts.rank !== undefined ? { rank: opts.rank } : {}),
           ...(opts.experts !== undefined ? { experts: opts.experts } : {}),
+          ...(opts.scaleFactor !== undefined ? { scaleFactor: opts.scaleFactor } : {}),
           ...(opts.maskTokens !== undefined ? { maskTokens: opts.maskTokens } : {}),
         },
         'peft-report',

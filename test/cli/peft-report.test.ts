@@ -22,7 +22,26 @@ describe('samflow peft-report', () => {
     expect(output.out).toContain('trainable params: 3,624,768 || all params: 93,854,960');
   });
 
-  it.each(['lora', 'conv-lora', 'decoder-only', 'adapter', 'ssf', 'vpt', 'bitfit'])('%s trains the 1-token decoder: 3,505,536 at vit_b', async (method) => {
+  it('prints the SAM-Adapter report for vit_b (63,312 adapter parameters at the public defaults)', async () => {
+    // h = 768 / 32 = 24 channels. Embedding tune: linear 768 -> 24, 768·24 + 24 = 18,456. Handcrafted
+    // tune: 16x16 stride-16 conv 3 -> 24, 16·16·3·24 + 24 = 18,456. One lightweight MLP per block:
+    // 12 × (24·24 + 24) = 7,200. Shared up-projection 24 -> 768: 24·768 + 768 = 19,200. Sum 63,312;
+    // all params 93,735,728 (SAM vit_b) + 63,312 = 93,799,040.
+    expect(await samflow('peft-report', '--arch', 'vit_b', '--method', 'sam-adapter', '--no-train-decoder')).toBe(0);
+    expect(output.out).toContain('sam-adapter adapters          63,312 params,      63,312 trainable');
+    expect(output.out).toContain('trainable params: 63,312 || all params: 93,799,040 || trainable%: 0.0675');
+  });
+
+  it('counts SAM-Adapter with the 1-token decoder (63,312 + 3,505,536) and takes --scale-factor', async () => {
+    expect(await samflow('peft-report', '--arch', 'vit_b', '--method', 'sam-adapter')).toBe(0);
+    expect(output.out).toContain('trainable params: 3,568,848 || all params: 93,799,040 || trainable%: 3.8048');
+    output.out = '';
+    // --scale-factor 16: h = 48: 768·48 + 48 + 16·16·3·48 + 48 + 12 × (48·48 + 48) + 48·768 + 768 = 139,680
+    expect(await samflow('peft-report', '--arch', 'vit_b', '--method', 'sam-adapter', '--scale-factor', '16', '--json')).toBe(0);
+    expect((JSON.parse(output.out) as { groups: { name: string; parameters: number }[] }).groups.find((g) => g.name === 'sam-adapter adapters')!.parameters).toBe(139_680);
+  });
+
+  it.each(['lora', 'conv-lora', 'decoder-only', 'adapter', 'ssf', 'vpt', 'sam-adapter', 'bitfit'])('%s trains the 1-token decoder: 3,505,536 at vit_b', async (method) => {
     expect(await samflow('peft-report', '--arch', 'vit_b', '--method', method, '--json')).toBe(0);
     const report = JSON.parse(output.out) as { groups: { name: string; trainable: number }[] };
     expect(report.groups.find((g) => g.name === 'mask decoder')!.trainable).toBe(3_505_536);
