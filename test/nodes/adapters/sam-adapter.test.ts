@@ -106,6 +106,17 @@ describe('SAM-Adapter on a tiny SAM', () => {
     expect(maxAbsDiff(got, imageEncoder(images, new Map(m.params), c))).toBeGreaterThan(1e-3);
   });
 
+  it('survives injection inside a tidy (adapters/inject injects during the first step), and frees its constants with the adapter', () => {
+    const m = createSamModel(tinyConfig(), randomSamParams(tinyConfig(), 1), 'random:1');
+    const before = tf.memory().numTensors;
+    tf.tidy(() => void injectAdapter(m, parseAdapterConfig({ method: 'sam-adapter', scaleFactor: 4, trainDecoder: false })));
+    const images = tf.randomNormal([1, 64, 64, 3], 0, 1, 'float32', 4) as tf.Tensor4D;
+    expect(() => tf.tidy(() => void imageEncoder(images, m.params, m.config).dataSync())).not.toThrow();
+    m.adapters[0]!.dispose();
+    images.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('prompts only the blocks in layers, and names impossible settings', () => {
     const m = createSamModel(tinyConfig(), randomSamParams(tinyConfig(), 1), 'random:1');
     const report = injectAdapter(m, parseAdapterConfig({ method: 'sam-adapter', scaleFactor: 4, layers: [1], trainDecoder: false }));

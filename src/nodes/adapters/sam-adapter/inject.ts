@@ -21,6 +21,9 @@ export function injectSamAdapter(model: SamModel, a: AdapterConfig): InjectedAda
   const dims = samAdapterDims(model.config, a);
   const { weights, named } = createPromptGenerator(dims, a.seed);
   const highPass = dims.handcraftedTune ? createHighPassOperator(model.config.image_size, dims.freqNums) : undefined;
+  // Injection may run inside a step's tidy (adapters/inject does it on the first item): the
+  // constants are plain tensors, not variables, so keep them until the adapter is disposed.
+  if (highPass) [highPass.along, highPass.across].forEach((t) => tf.keep(t));
   (hooksOf(model).blockInputs ??= []).push((images, patches) => {
     const features = promptFeatures(weights, images, patches, highPass);
     return (block) => blockPrompt(weights, features, block);
