@@ -41,7 +41,20 @@ describe('samflow peft-report', () => {
     expect((JSON.parse(output.out) as { groups: { name: string; parameters: number }[] }).groups.find((g) => g.name === 'sam-adapter adapters')!.parameters).toBe(139_680);
   });
 
-  it.each(['lora', 'conv-lora', 'decoder-only', 'adapter', 'ssf', 'vpt', 'sam-adapter', 'bitfit'])('%s trains the 1-token decoder: 3,505,536 at vit_b', async (method) => {
+  it('prints the LST report for vit_b (2,387,884 side-network parameters at r = 8)', async () => {
+    // Side width s = 768 / 8 = 96, 12 heads of 96 / 12 = 8, MLP 96·4 = 384. Ladders (the patch
+    // embedding's and one per block), 768 -> 96 with bias: 13 × (768·96 + 96) = 959,712. Gates: 12.
+    // Per side block: norms 2 × 2·96 = 384, qkv 96·288 + 288 = 27,936, proj 96·96 + 96 = 9,312,
+    // lin1 96·384 + 384 = 37,248, lin2 384·96 + 96 = 36,960: 111,840, × 12 = 1,342,080. Rel-pos
+    // tables 2 × (2·span − 1) × 8: 8 windowed blocks (span 14) × 432 + 4 global (span 64) × 2,032
+    // = 11,584. Up-projection 96 -> 768: 96·768 + 768 = 74,496. Sum 2,387,884; all params
+    // 93,735,728 (SAM vit_b) + 2,387,884 = 96,123,612; with the 1-token decoder 5,893,420 train.
+    expect(await samflow('peft-report', '--arch', 'vit_b', '--method', 'lst')).toBe(0);
+    expect(output.out).toContain('lst adapters               2,387,884 params,   2,387,884 trainable');
+    expect(output.out).toContain('trainable params: 5,893,420 || all params: 96,123,612 || trainable%: 6.1311');
+  });
+
+  it.each(['lora', 'conv-lora', 'decoder-only', 'adapter', 'ssf', 'vpt', 'sam-adapter', 'lst', 'bitfit'])('%s trains the 1-token decoder: 3,505,536 at vit_b', async (method) => {
     expect(await samflow('peft-report', '--arch', 'vit_b', '--method', method, '--json')).toBe(0);
     const report = JSON.parse(output.out) as { groups: { name: string; trainable: number }[] };
     expect(report.groups.find((g) => g.name === 'mask decoder')!.trainable).toBe(3_505_536);

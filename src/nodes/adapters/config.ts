@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-export const ADAPTER_METHODS = ['lora', 'conv-lora', 'decoder-only', 'bitfit', 'adapter', 'ssf', 'vpt', 'sam-adapter', 'full'] as const;
+export const ADAPTER_METHODS = ['lora', 'conv-lora', 'decoder-only', 'bitfit', 'adapter', 'ssf', 'vpt', 'sam-adapter', 'lst', 'full'] as const;
 export type AdapterMethodName = (typeof ADAPTER_METHODS)[number];
 
 export const AdapterConfigSchema = z
@@ -26,6 +26,11 @@ export const AdapterConfigSchema = z
     freqNums: z.number().gt(0).max(1).default(0.25).describe("SAM-Adapter: share of the spectrum's area, a centred square of low frequencies, that the FFT high-pass removes (EVP freq_nums)"),
     embeddingTune: z.boolean().default(true).describe('SAM-Adapter: feed the prompts a projection of the patch embedding (EVP embedding_tune)'),
     handcraftedTune: z.boolean().default(true).describe("SAM-Adapter: feed the prompts a patch embedding of the image's FFT high-pass (EVP handcrafted_tune)"),
+    // LST (ladder side-tuning); defaults are the public LST code's (task_reduction_factor 8, gate_T 0.1, gate_alpha 0).
+    sideReduction: z.number().int().positive().default(8).describe('LST: reduction factor r; the side network is encoder_embed_dim / r channels wide (heads kept, head width and MLP divided by r)'),
+    ladderTemperature: z.number().positive().default(0.1).describe('LST: temperature T of the ladder gates, gate = sigmoid(alpha / T)'),
+    ladderGateInit: z.number().default(0).describe('LST: initial alpha of every ladder gate (0: the side stream and the ladder start mixed half and half)'),
+    sideInit: z.enum(['pruned', 'random']).default('pruned').describe("LST: side blocks start as the backbone's blocks structurally pruned to 1/r width by weight L1 norm (the paper prunes), or fresh"),
     trainDecoder: z.boolean().default(true).describe('train the whole mask decoder as well (the Conv-LoRA recipe)'),
     freezeIouHead: z.boolean().default(true).describe('keep the IoU head frozen when training the decoder (its output is unused without prompts)'),
     maskTokens: z.number().int().positive().default(1).describe("mask tokens the decoder trains, the checkpoint's first: 1 is Conv-LoRA's binary decoder (token 0 and hypernetwork MLP 0; the others never train nor are saved); must match sam/semantic's maskTokens"),

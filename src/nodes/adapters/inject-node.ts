@@ -34,7 +34,7 @@ function differences(saved: AdapterConfig, here: AdapterConfig): string[] {
 
 export const InjectAdapter = defineNode({
   kind: 'adapters/inject',
-  description: 'inject a PEFT method (LoRA, Conv-LoRA, Adapter, SSF, VPT, SAM-Adapter, BitFit, decoder-only, full) into a SAM model',
+  description: 'inject a PEFT method (LoRA, Conv-LoRA, Adapter, SSF, VPT, SAM-Adapter, LST, BitFit, decoder-only, full) into a SAM model',
   placement: 'worker',
   inputs: { model: SamModelPort },
   outputs: { model: SamModelPort },

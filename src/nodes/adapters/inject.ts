@@ -9,6 +9,7 @@ import type { AdapterConfig } from './config.ts';
 import { injectConvLora } from './conv-lora/inject.ts';
 import { injectHoulsby } from './houlsby/inject.ts';
 import { injectLora } from './lora/inject.ts';
+import { injectLst } from './lst/inject.ts';
 import { parameterReport, unfrozenKeys, type ParameterReport } from './report.ts';
 import { injectSamAdapter } from './sam-adapter/inject.ts';
 import { injectSsf } from './ssf/inject.ts';
@@ -23,6 +24,7 @@ const injectors = new Map<string, Injector>([
   ['ssf', injectSsf],
   ['vpt', injectVpt],
   ['sam-adapter', injectSamAdapter],
+  ['lst', injectLst],
 ]);
 
 /** Lets a method living elsewhere (Conv-LoRA) register itself; refuses duplicates. */

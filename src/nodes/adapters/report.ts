@@ -9,6 +9,7 @@ import { checkMaskTokens, MASK_TOKENS } from '../sam/mask-tokens.ts';
 import { officialShapes } from '../sam/params.ts';
 import type { AdapterConfig } from './config.ts';
 import { houlsbyTargets } from './houlsby/inject.ts';
+import { lstParameters } from './lst/dims.ts';
 import { decoderKeys, isUnusedMaskTokenKey, targetLinears } from './modules.ts';
 import { samAdapterParameters } from './sam-adapter/config.ts';
 import { ssfTargets } from './ssf/inject.ts';
@@ -51,6 +52,8 @@ function adapterParameters(c: SamConfig, a: AdapterConfig): number {
       return [...ssfTargets({ config: c }).values()].reduce((n, dim) => n + 2 * dim, 0);
     case 'sam-adapter':
       return samAdapterParameters(c, a);
+    case 'lst':
+      return lstParameters(c, a);
     default:
       return 0;
   }

@@ -129,7 +129,7 @@ describe('PEFT baselines on a tiny SAM', () => {
     expect(() => injectAdapter(tinyModel(), parseAdapterConfig({ method: 'lora', layers: [5] }))).toThrow('layers has 5, but the encoder has 2 blocks (0..1)');
   });
 
-  it.each(['lora', 'adapter', 'ssf', 'vpt', 'sam-adapter', 'bitfit', 'decoder-only'] as const)('%s: only the intended variables get gradients, frozen weights stay bit-identical', (method) => {
+  it.each(['lora', 'adapter', 'ssf', 'vpt', 'sam-adapter', 'lst', 'bitfit', 'decoder-only'] as const)('%s: only the intended variables get gradients, frozen weights stay bit-identical', (method) => {
     const m = tinyModel();
     injectAdapter(m, parseAdapterConfig({ method }));
     perturb(m);

@@ -19,7 +19,7 @@ const outputs = (m: SamModel) =>
     return tf.concat([o.masks.flatten(), o.iou.flatten()]);
   });
 
-describe.each(['lora', 'conv-lora', 'ssf', 'sam-adapter'] as const)('%s adapter checkpoint', (method) => {
+describe.each(['lora', 'conv-lora', 'ssf', 'sam-adapter', 'lst'] as const)('%s adapter checkpoint', (method) => {
   beforeAll(async () => {
     await useBackend('cpu');
   });
