@@ -47,9 +47,15 @@ export function createPromptGenerator(dims: SamAdapterDims, seed: number): { wei
   const named = new Map<string, tf.Variable>();
   // From 1: tf.randomNormal takes a seed of 0 as none and draws at random.
   let n = 1;
+  // A variable holds its own reference to its initial value, which can go (outside a tidy it would stay).
+  const variable = (init: tf.Tensor) => {
+    const v = tf.variable(init, true);
+    init.dispose();
+    return v;
+  };
   const affine = (key: string, shape: number[], std: number): Affine => {
     const out = shape[shape.length - 1]!;
-    const a = { weight: tf.variable(tf.randomNormal(shape, 0, std, 'float32', seed * 7919 + n++), true), bias: tf.variable(tf.zeros([out]), true) };
+    const a = { weight: variable(tf.randomNormal(shape, 0, std, 'float32', seed * 7919 + n++)), bias: variable(tf.zeros([out])) };
     named.set(`${PROMPT_GENERATOR}.${key}.weight`, a.weight);
     named.set(`${PROMPT_GENERATOR}.${key}.bias`, a.bias);
     return a;
