@@ -1,7 +1,10 @@
 /**
  * Forward + backward time of one adapted qkv layer: no adapter, LoRA and Conv-LoRA, at vit_b
  * scale (64×64 tokens, C = 768; a windowed block's 25 windows of 14×14 and a global block's whole
- * grid) and at a small config, with the share the bicubic resizes take inside Conv-LoRA.
+ * grid) and at a small config, with the share the bicubic resizes take inside Conv-LoRA. Then a
+ * whole encoder training step per method as injected (bench/adapter-step.ts): step time and
+ * peak tensor memory on the small config and on one vit_b block at 1024² (512² on wasm, whose
+ * heap it outgrows), SAM-Adapter's FFT high-pass of the full image included.
  *
  *   npm run bench:adapters            # wasm
  *   npm run bench:adapters -- cpu
@@ -12,6 +15,9 @@ import { parseConvLoraConfig } from '../src/nodes/adapters/conv-lora/config.ts';
 import { resizeBicubic } from '../src/nodes/adapters/conv-lora/bicubic.ts';
 import { convLoraDelta, createConvLoraWeights } from '../src/nodes/adapters/conv-lora/layer.ts';
 import { createLoraWeights, loraDelta } from '../src/nodes/adapters/lora/layer.ts';
+import { SAM_PRESETS } from '../src/nodes/sam/config.ts';
+import { SMALL_SAM } from '../pipelines/conv-lora-binary.ts';
+import { encoderStep } from './adapter-step.ts';
 import { selectBackend, type BackendChoice } from '../workers/backend.ts';
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -96,4 +102,21 @@ for (const c of cases) {
   console.log(`  Conv-LoRA    ${convMs.toFixed(1)} ms  (${(convMs / loraMs).toFixed(2)}x LoRA; goal <= 1.5x at vit_b scale)`);
   console.log(`  bicubic      ${bicubicMs.toFixed(1)} ms of it (${((100 * bicubicMs) / convMs).toFixed(0)} %); routing of the last step: [${[...usage].join(', ')}]\n`);
   tf.dispose([x, xVar, weight, bias, r, z, lora.a, lora.b, conv.a, conv.b, conv.wGate, conv.wNoise, ...conv.expertFilters, ...conv.expertBiases]);
+}
+
+console.log('Encoder training step per method (injected as the pipelines do, decoder frozen): median ms, peak tensor memory above the model');
+const vitbSide = report.active === 'wasm' ? 512 : 1024;
+const encoders = [
+  { name: `small (SMALL_SAM: ${SMALL_SAM.image_size}² image, ${SMALL_SAM.encoder_depth} blocks, C=${SMALL_SAM.encoder_embed_dim})`, config: SMALL_SAM, runs: 5 },
+  // At 1024² a vit_b block's training step needs ~6 GB of tensors (4 × the 1.5 GB measured at 512²), past wasm's 4 GB heap (it aborts): there, 512².
+  { name: `vit_b, one windowed block (${vitbSide}² image, C=768)`, config: { ...SAM_PRESETS.vit_b, image_size: vitbSide, encoder_depth: 1, encoder_global_attn_indexes: [] }, runs: 2 },
+];
+for (const e of encoders) {
+  console.log(e.name);
+  for (const method of ['none', 'lora', 'conv-lora', 'sam-adapter'] as const) {
+    const f = await encoderStep(e.config, method, e.runs);
+    const label = method === 'none' ? 'no adapter (input gradient)' : `${method} (${f.trainable.toLocaleString('en-US')} params)`;
+    console.log(`  ${label.padEnd(30)} ${f.ms.toFixed(1).padStart(8)} ms  ${f.peakMiB.toFixed(1).padStart(7)} MiB peak`);
+  }
+  console.log('');
 }
