@@ -4,7 +4,9 @@
  * grid) and at a small config, with the share the bicubic resizes take inside Conv-LoRA. Then a
  * whole encoder training step per method as injected (bench/adapter-step.ts): step time and
  * peak tensor memory on the small config and on one vit_b block at 1024² (512² on wasm, whose
- * heap it outgrows), SAM-Adapter's FFT high-pass of the full image included.
+ * heap it outgrows), SAM-Adapter's FFT high-pass of the full image included. LST runs the frozen
+ * blocks off the gradient tape, so its peak lacks the activations backward would need: the point
+ * of the method, beside LoRA's.
  *
  *   npm run bench:adapters            # wasm
  *   npm run bench:adapters -- cpu
@@ -113,7 +115,7 @@ const encoders = [
 ];
 for (const e of encoders) {
   console.log(e.name);
-  for (const method of ['none', 'lora', 'conv-lora', 'sam-adapter'] as const) {
+  for (const method of ['none', 'lora', 'conv-lora', 'sam-adapter', 'lst'] as const) {
     const f = await encoderStep(e.config, method, e.runs);
     const label = method === 'none' ? 'no adapter (input gradient)' : `${method} (${f.trainable.toLocaleString('en-US')} params)`;
     console.log(`  ${label.padEnd(30)} ${f.ms.toFixed(1).padStart(8)} ms  ${f.peakMiB.toFixed(1).padStart(7)} MiB peak`);
