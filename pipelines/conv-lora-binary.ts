@@ -89,6 +89,8 @@ export interface ConvLoraBinaryOptions {
   /** An adapter checkpoint (path without extension) whose weights to start from: a warm start. */
   readonly warmStart?: string;
   readonly seed?: number;
+  /** Any other field of the adapter config (adapters/inject's params: LST's sideReduction, SAM-Adapter's scaleFactor, ...). */
+  readonly adapter?: Record<string, unknown>;
   /** The model's square input size, instead of the arch's (SAM: 1024). */
   readonly imageSize?: number;
   /** With `checkpoint`: load the tensors that match and keep the rest random (sam/model's allowPartial). */
@@ -205,7 +207,13 @@ function addModel(g: GraphBuilder, options: ConvLoraBinaryOptions, arch: SamConf
     params: { arch, ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}), ...pick(options, ['allowPartial']) },
   });
   const adapted = g.add('peft', InjectAdapter, {
-    params: { method: options.method ?? 'conv-lora', rank: options.rank ?? 3, experts: options.experts ?? 8, ...(adapter ? { initFrom: adapter } : {}) },
+    params: {
+      ...options.adapter,
+      method: options.method ?? 'conv-lora',
+      rank: options.rank ?? 3,
+      experts: options.experts ?? 8,
+      ...(adapter ? { initFrom: adapter } : {}),
+    },
     inputs: { model: sam.out.model },
   });
   return g.add('segment', SamSemantic, { params: { maskTokens: 1 }, inputs: { model: adapted.out.model, images } });

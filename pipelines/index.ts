@@ -30,6 +30,7 @@ const entries: PipelineEntry[] = [
         method: z.enum(ADAPTER_METHODS).optional().describe('swap Conv-LoRA for another PEFT method'),
         rank: z.number().int().min(1).optional(),
         experts: z.number().int().min(1).optional(),
+        adapter: z.record(z.string(), z.unknown()).optional().describe('other adapter settings as JSON, e.g. --set adapter=\'{"sideReduction":4}\' (checked by adapters/inject)'),
         arch: z.string().optional().describe('vit_b, vit_l, vit_h or an arch .json (default: a small SAM-architecture model)'),
         imageSize: z.number().int().min(16).optional().describe("the model's square input size instead of the arch's (a checkpoint made at another size does not load)"),
         checkpoint: z.string().optional().describe('official .pth or HF .safetensors weights'),

@@ -100,3 +100,10 @@ describe('Conv-LoRA binary pipeline input size', () => {
     expect(() => convLoraBinary({ imageSize: 30 })).toThrow(/^option 'imageSize' \(30\): /);
   });
 });
+
+describe('Conv-LoRA binary pipeline adapter settings', () => {
+  it("passes a method's own settings to adapters/inject, which checks them", () => {
+    expect(convLoraBinary({ arch: TINY, method: 'lst', adapter: { sideReduction: 4 } }).node('peft').params).toMatchObject({ method: 'lst', sideReduction: 4 });
+    expect(() => convLoraBinary({ arch: TINY, method: 'lst', adapter: { sideReduction: 'four' } })).toThrow(/peft.*sideReduction/s);
+  });
+});
