@@ -111,7 +111,7 @@ export const WriteMasks = defineNode({
           }
           await (made ??= mkdir(p.dir, { recursive: true }));
           const per = width * height;
-          await Promise.all(
+          const writes = await Promise.allSettled(
             infos.map(async (info, b) => {
               const plane = probs.data.subarray(b * per, (b + 1) * per) as Float32Array;
               const pixels = maskPixels(plane, width, height, info.width, info.height, p);
@@ -120,6 +120,9 @@ export const WriteMasks = defineNode({
               count++;
             }),
           );
+          // The batch's first failure in image order, not whichever write failed first.
+          const failed = writes.find((w): w is PromiseRejectedResult => w.status === 'rejected');
+          if (failed) throw failed.reason;
           return {};
         },
         finish() {
