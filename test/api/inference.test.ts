@@ -11,12 +11,9 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { evaluate, predict } from '../../src/api/inference.ts';
 import { train } from '../../src/api/training.ts';
-import { SAM_PRESETS } from '../../src/nodes/sam/config.ts';
 import { captureCli, samflow } from '../cli/capture.ts';
 import { tempDir, writeKvasir, writePairs } from '../fixtures/datasets.ts';
-
-const TINY = { ...SAM_PRESETS.vit_b, image_size: 32, patch_size: 4, encoder_embed_dim: 32, encoder_depth: 2, encoder_num_heads: 2,
-  encoder_global_attn_indexes: [1], window_size: 4, prompt_embed_dim: 32, decoder_mlp_dim: 64, decoder_num_heads: 2, iou_head_hidden_dim: 32 };
+import { TINY_SAM } from '../fixtures/sam-configs.ts';
 
 const names = (n: number) => Array.from({ length: n }, (_, i) => `${100 + i}`);
 
@@ -31,7 +28,7 @@ describe('eval and predict', () => {
   const cvc = join(dir, 'CVC-ClinicDB');
 
   beforeAll(async () => {
-    writeFileSync(join(dir, 'tiny.json'), JSON.stringify(TINY));
+    writeFileSync(join(dir, 'tiny.json'), JSON.stringify(TINY_SAM));
     await writeKvasir(join(dir, 'kvasir'), 10);
     await writePairs(cvc, 'images', 'masks', names(4), { image: '.tif', mask: '.tif' }, { width: 45, height: 37 });
     const started = await train({ pipeline: 'conv-lora-binary', options: { arch: join(dir, 'tiny.json'), data: join(dir, 'kvasir'), epochs: 2, lr: 1e-2 }, out: run });

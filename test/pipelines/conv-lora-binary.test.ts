@@ -2,30 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { lastValueFrom, toArray } from 'rxjs';
 import { compile } from '../../src/graph/compile.ts';
 import { run } from '../../src/graph/run.ts';
-import { SAM_PRESETS, type SamConfig } from '../../src/nodes/sam/config.ts';
+import { SAM_PRESETS } from '../../src/nodes/sam/config.ts';
 import { TensorWorker } from '../../workers/host.ts';
 import { join } from 'node:path';
 import { convLoraBinary, convLoraBinaryEvaluate, convLoraBinaryPredict } from '../../pipelines/conv-lora-binary.ts';
 import { tempDir, writeKvasir, writeNyu } from '../fixtures/datasets.ts';
-
-const TINY: SamConfig = {
-  ...SAM_PRESETS.vit_b,
-  image_size: 32,
-  patch_size: 4,
-  encoder_embed_dim: 32,
-  encoder_depth: 2,
-  encoder_num_heads: 2,
-  encoder_global_attn_indexes: [1],
-  window_size: 4,
-  prompt_embed_dim: 32,
-  decoder_mlp_dim: 64,
-  decoder_num_heads: 2,
-  iou_head_hidden_dim: 32,
-};
+import { TINY_SAM } from '../fixtures/sam-configs.ts';
 
 describe('Conv-LoRA binary pipeline', () => {
   it('learns on held-out images, reports what trains, routes through experts, and keeps tensors flat', async () => {
-    const graph = convLoraBinary({ arch: TINY, epochs: 4, train: 24, val: 8, lr: 1e-2 });
+    const graph = convLoraBinary({ arch: TINY_SAM, epochs: 4, train: 24, val: 8, lr: 1e-2 });
     expect(compile(graph).stages.map((s) => s.type)).toEqual(['source', 'main', 'main', 'main', 'worker', 'main']);
     const events = await lastValueFrom(run(compile(graph), { executor: () => TensorWorker.start() }).pipe(toArray()));
     expect(events.at(-1)).toMatchObject({ type: 'finished', items: 4 * 32 });
@@ -59,14 +45,14 @@ describe('Conv-LoRA binary pipeline', () => {
 describe('Conv-LoRA binary pipeline on a data folder', () => {
   it('reads a Kvasir-style folder with the paired-folders reader, holding out 20 % as val', async () => {
     const root = await writeKvasir(tempDir(), 5);
-    const node = convLoraBinary({ arch: TINY, data: root }).node('data');
+    const node = convLoraBinary({ arch: TINY_SAM, data: root }).node('data');
     expect(node.kind).toBe('data/paired-folders');
     expect(node.params).toMatchObject({ root, holdout: 0.2, epochs: 3 });
   });
 
   it('passes the reader options to training; evaluation reads one whole split in file order with the file options, prediction skips corrupt images', async () => {
     const root = await writeKvasir(tempDir(), 6);
-    const options = { arch: TINY, data: root, skipUnpaired: true, skipCorrupt: true, resizeMasks: true, maskThreshold: 0, limit: 5, holdout: 0.4, splits: ['train', 'val'] };
+    const options = { arch: TINY_SAM, data: root, skipUnpaired: true, skipCorrupt: true, resizeMasks: true, maskThreshold: 0, limit: 5, holdout: 0.4, splits: ['train', 'val'] };
     expect(convLoraBinary(options).node('data').params).toMatchObject({ root, skipUnpaired: true, skipCorrupt: true, resizeMasks: true, maskThreshold: 0, limit: 5, holdout: 0.4, splits: ['train', 'val'] });
     const evaluation = convLoraBinaryEvaluate(options, { data: root, checkpoint: '/run/checkpoints/epoch-1' }).node('data').params;
     expect(evaluation).toMatchObject({ root, skipUnpaired: true, skipCorrupt: true, resizeMasks: true, maskThreshold: 0, splits: ['train'], shuffle: false, holdout: 0 });
@@ -74,21 +60,21 @@ describe('Conv-LoRA binary pipeline on a data folder', () => {
     const prediction = convLoraBinaryPredict(options, { images: join(root, 'images'), out: tempDir(), checkpoint: '/run/checkpoints/epoch-1', probs: false }).node('images').params;
     expect(prediction).toMatchObject({ root: join(root, 'images'), skipCorrupt: true });
     // splits without 'val' hold nothing out by default; a given holdout replaces the default 0.2.
-    expect(convLoraBinary({ arch: TINY, data: root, splits: ['train'] }).node('data').params).toMatchObject({ holdout: 0 });
-    expect(convLoraBinary({ arch: TINY, data: root, holdout: 0.5 }).node('data').params).toMatchObject({ holdout: 0.5 });
+    expect(convLoraBinary({ arch: TINY_SAM, data: root, splits: ['train'] }).node('data').params).toMatchObject({ holdout: 0 });
+    expect(convLoraBinary({ arch: TINY_SAM, data: root, holdout: 0.5 }).node('data').params).toMatchObject({ holdout: 0.5 });
   });
 
   it('checks the checkpoint file when the graph is built', () => {
     const dir = tempDir();
-    expect(() => convLoraBinary({ arch: TINY, checkpoint: join(dir, 'sam.pth') })).toThrow(
+    expect(() => convLoraBinary({ arch: TINY_SAM, checkpoint: join(dir, 'sam.pth') })).toThrow(
       new Error(`option 'checkpoint': ${join(dir, 'sam.pth')}: no such file (expected SAM weights: an official .pth or a Hugging Face .safetensors)`),
     );
-    expect(() => convLoraBinary({ arch: TINY, checkpoint: dir })).toThrow(new Error(`option 'checkpoint': ${dir}: not a file (expected SAM weights: an official .pth or a Hugging Face .safetensors)`));
+    expect(() => convLoraBinary({ arch: TINY_SAM, checkpoint: dir })).toThrow(new Error(`option 'checkpoint': ${dir}: not a file (expected SAM weights: an official .pth or a Hugging Face .safetensors)`));
   });
 
   it('refuses a data set without binary masks', () => {
     const root = writeNyu(tempDir());
-    expect(() => convLoraBinary({ arch: TINY, data: root })).toThrow(`${root}: a nyuv2-mtan data set has no binary masks; conv-lora-binary needs binary segmentation data`);
+    expect(() => convLoraBinary({ arch: TINY_SAM, data: root })).toThrow(`${root}: a nyuv2-mtan data set has no binary masks; conv-lora-binary needs binary segmentation data`);
   });
 });
 
@@ -103,7 +89,7 @@ describe('Conv-LoRA binary pipeline input size', () => {
 
 describe('Conv-LoRA binary pipeline adapter settings', () => {
   it("passes a method's own settings to adapters/inject, which checks them", () => {
-    expect(convLoraBinary({ arch: TINY, method: 'lst', adapter: { sideReduction: 4 } }).node('peft').params).toMatchObject({ method: 'lst', sideReduction: 4 });
-    expect(() => convLoraBinary({ arch: TINY, method: 'lst', adapter: { sideReduction: 'four' } })).toThrow(/peft.*sideReduction/s);
+    expect(convLoraBinary({ arch: TINY_SAM, method: 'lst', adapter: { sideReduction: 4 } }).node('peft').params).toMatchObject({ method: 'lst', sideReduction: 4 });
+    expect(() => convLoraBinary({ arch: TINY_SAM, method: 'lst', adapter: { sideReduction: 'four' } })).toThrow(/peft.*sideReduction/s);
   });
 });

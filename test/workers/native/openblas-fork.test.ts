@@ -11,12 +11,9 @@ import { lastValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { compile } from '../../../src/graph/compile.ts';
 import { run } from '../../../src/graph/run.ts';
-import { SAM_PRESETS } from '../../../src/nodes/sam/config.ts';
 import { convLoraBinary } from '../../../pipelines/conv-lora-binary.ts';
 import { TensorWorker } from '../../../workers/host.ts';
-
-const TINY = { ...SAM_PRESETS.vit_b, image_size: 32, patch_size: 4, encoder_embed_dim: 32, encoder_depth: 2, encoder_num_heads: 2,
-  encoder_global_attn_indexes: [1], window_size: 4, prompt_embed_dim: 32, decoder_mlp_dim: 64, decoder_num_heads: 2, iou_head_hidden_dim: 32 };
+import { TINY_SAM } from '../../fixtures/sam-configs.ts';
 
 describe('native GEMM while the process forks', () => {
   it('trains to the end while the main thread spawns children all along', async () => {
@@ -28,7 +25,7 @@ describe('native GEMM while the process forks', () => {
       forks++;
     }, 2);
     try {
-      const events = await lastValueFrom(run(compile(convLoraBinary({ arch: TINY, train: 12, val: 4, batchSize: 2, epochs: 2 })), { executor: async () => worker }).pipe(toArray()));
+      const events = await lastValueFrom(run(compile(convLoraBinary({ arch: TINY_SAM, train: 12, val: 4, batchSize: 2, epochs: 2 })), { executor: async () => worker }).pipe(toArray()));
       expect(events.at(-1)).toMatchObject({ type: 'finished', items: 2 * 16 });
     } finally {
       clearInterval(timer);
