@@ -3,12 +3,6 @@
  * functions the CLI calls, returning the same events it prints.
  */
 import './nodes/index.ts';
-import type { Observable } from 'rxjs';
-import { compile } from './graph/compile.ts';
-import type { RunEvent } from './graph/events.ts';
-import type { Graph } from './graph/graph.ts';
-import { run } from './graph/run.ts';
-import { TensorWorker } from '../workers/host.ts';
 
 export { z } from 'zod';
 export { defineNode, optional } from './graph/node.ts';
@@ -27,9 +21,5 @@ export { TrainControl } from './nodes/train/model-selection.ts';
 export { RunFolder } from './api/run-folder.ts';
 export { convLoraBinary, SMALL_SAM } from '../pipelines/conv-lora-binary.ts';
 export { toySegmentation } from '../pipelines/toy-segmentation.ts';
-
-/** Runs a graph with the tensor worker on the best backend (or `backend`: auto, tfjs-node-gpu, tfjs-node, native, wasm, cpu). */
-export function runGraph(graph: Graph, options: { backend?: string } = {}): Observable<RunEvent> {
-  return run(compile(graph), { executor: () => TensorWorker.start(options.backend !== undefined ? { backend: options.backend } : {}) });
-}
 export { evaluate, predict, type EvaluateRequest, type PredictRequest, type InferenceRun } from './api/inference.ts';
+export { runGraph } from './api/run-graph.ts';

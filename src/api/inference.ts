@@ -10,12 +10,9 @@
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { Observable } from 'rxjs';
-import { compile } from '../graph/compile.ts';
 import type { RunEvent } from '../graph/events.ts';
-import type { Graph } from '../graph/graph.ts';
-import { run } from '../graph/run.ts';
 import { detectLayout } from '../nodes/data/detect-layout.ts';
-import { TensorWorker } from '../../workers/host.ts';
+import { runGraph } from './run-graph.ts';
 import { buildGraph, resolvePipeline, type PipelineEntry } from './pipeline.ts';
 import { RunFolder } from './run-folder.ts';
 
@@ -84,10 +81,6 @@ async function fromRun(request: FromRun, use: 'evaluate' | 'predict') {
   return { folder, entry: entry as PipelineEntry & { module?: string }, checkpoint, options };
 }
 
-function runGraph(graph: Graph, backend: string | undefined): Observable<RunEvent> {
-  return run(compile(graph), { executor: () => TensorWorker.start(backend !== undefined ? { backend } : {}) });
-}
-
 /**
  * What `--split` names: undefined (the pipeline picks the folder's only split or only test
  * split), a comma-separated list, or 'tests' for every split whose name starts with 'test' (the
@@ -115,7 +108,7 @@ export async function evaluate(request: EvaluateRequest): Promise<InferenceRun> 
   const events = new Observable<RunEvent>((subscriber) => {
     const metrics: Record<string, number> = {};
     let rows: Record<string, unknown>[] = [];
-    return runGraph(graph, request.backend).subscribe({
+    return runGraph(graph, request).subscribe({
       next: (event) => {
         if (event.type === 'metric') metrics[event.name] = event.value;
         if (event.type === 'log' && event.message.startsWith('per-image metrics')) {
@@ -156,5 +149,5 @@ export async function predict(request: PredictRequest): Promise<InferenceRun> {
   const out = resolve(request.out);
   refuseExisting(request.images, out);
   const graph = buildGraph(entry, () => entry.predict!(options, { images: request.images, out, checkpoint, probs: request.probs ?? false }));
-  return { dir: out, checkpoint, events: runGraph(graph, request.backend) };
+  return { dir: out, checkpoint, events: runGraph(graph, request) };
 }

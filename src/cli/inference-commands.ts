@@ -6,13 +6,12 @@ import type { Command } from 'commander';
 import { evaluate, evaluationSplits, predict } from '../api/inference.ts';
 import { BINARY_METRICS } from '../nodes/metrics/binary-metrics.ts';
 import { followRun } from './follow-run.ts';
-import { parseSettings } from './settings.ts';
+import { collect, parseSettings } from './settings.ts';
 import { backendOption } from './train-commands.ts';
 
 const checkpointHelp = "which checkpoint: best (default; last if the run has no best), last, or a name under checkpoints/";
 const baseHelp = 'where the base SAM weights are now, if they moved (checked against the base the adapter was trained on)';
 const setHelp = 'a pipeline option to change for this run only, e.g. --set skipUnpaired=true (repeatable)';
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 export function registerInferenceCommands(program: Command, setCode: (code: number) => void): void {
   program

@@ -5,7 +5,7 @@ import { compile } from '../graph/compile.ts';
 import { exportGraph, type ExportFormat } from '../graph/export/index.ts';
 import { TensorWorker } from '../../workers/host.ts';
 import { loadPipeline } from '../api/pipeline.ts';
-import { parseSettings } from './settings.ts';
+import { collect, parseSettings } from './settings.ts';
 import { registerInferenceCommands } from './inference-commands.ts';
 import { registerTrainCommands } from './train-commands.ts';
 import { registerSamForward } from './sam-forward-command.ts';
@@ -13,7 +13,6 @@ import { registerPeftReport } from './peft-report-command.ts';
 import { addMetricsCommand } from './metrics-command.ts';
 import { dataCommand } from './data-command.ts';
 
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 export async function main(argv: readonly string[]): Promise<number> {
   let code = 0;

@@ -1,3 +1,6 @@
+/** Commander's accumulator for a repeatable option (`--set a=1 --set b=2`). */
+export const collect = (value: string, previous: string[]) => [...previous, value];
+
 /** Parses `--set key=value` pairs; values are JSON when they parse as JSON, else strings. */
 export function parseSettings(pairs: readonly string[]): Record<string, unknown> {
   const settings: Record<string, unknown> = {};

@@ -9,9 +9,8 @@ import { resolvePipeline } from '../api/pipeline.ts';
 import { BACKEND_ORDER } from '../../workers/backend.ts';
 import { DEFAULT_PIPELINE, listPipelines } from '../../pipelines/index.ts';
 import { followRun, withInterrupt } from './follow-run.ts';
-import { parseSettings } from './settings.ts';
+import { collect, parseSettings } from './settings.ts';
 
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 export const backendOption = () =>
   new Option('--backend <name>', `tensor backend: auto or one of ${BACKEND_ORDER.join(', ')} (default: $SAMFLOW_BACKEND, else auto)`);
