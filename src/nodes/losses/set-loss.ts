@@ -9,31 +9,42 @@
  * - ce: cross-entropy of every token's class logits against its matched class, or "no object"
  *   (the last class) when unmatched; "no object" is weighted `noObjectWeight` (PyTorch's
  *   weighted mean: Σ w·nll / Σ w);
- * - mask: per matched pair the mean sigmoid BCE over pixels, summed, / number of GT masks;
- * - dice: per matched pair 1 − (2Σpt + 1)/(Σp + Σt + 1), summed, / number of GT masks;
+ * - mask: per matched pair the mean sigmoid BCE over the points, summed, / number of GT masks;
+ * - dice: per matched pair 1 − (2Σpt + 1)/(Σp + Σt + 1) over the points, summed, / number of GT masks;
  * - loss = weights.ce · ce + weights.mask · mask + weights.dice · dice.
  *
- * Defaults are HF's (costs 1 / 5 / 5, no-object 0.1). The loss weights default to 1 : 1 : 1
- * because HF's `Mask2FormerLoss.forward` returns the raw terms (its `weight_dict` is not
- * applied) and the Conv-LoRA module sums them.
+ * Masks are scored at points, as HF does (point-sampling.ts): the matching at `points` uniform
+ * points per image (shared by its tokens and targets); each matched pair's losses at PointRend's
+ * importance-sampled points (`oversample` × points drawn, the `importance` share most uncertain
+ * kept, the rest uniform). The prediction (low resolution, e.g. 256²) and the labels (any
+ * resolution, e.g. 1024²) are both sampled bilinearly at the same normalised points, so the
+ * labels need not be resized. `points: 0` scores every label pixel instead (the logits
+ * upsampled bilinearly to the labels' size, F.interpolate's align_corners=False): exact, and
+ * slow at 1024².
  *
- * Differences from HF, chosen on purpose: costs and losses use every pixel instead of 12,544
- * randomly / importance-sampled points (deterministic, and tfjs has no differentiable
- * grid_sample); ignored pixels belong to no ground-truth mask (negatives for every token), as
- * Mask2Former's semantic mapper does; the official code's quirk of keeping a mask for id 255
- * is not reproduced.
+ * Defaults are HF's (costs 1 / 5 / 5, no-object 0.1, 12,544 points, oversample 3, importance
+ * 0.75). The loss weights default to 1 : 1 : 1 because HF's `Mask2FormerLoss.forward` returns the
+ * raw terms (its `weight_dict` 10 / 5 / 5 is not applied) and the Conv-LoRA module sums them; the
+ * spec marks this unverified, so the weights are params.
+ *
+ * Ignored pixels (LabelBatch −1) belong to no ground-truth mask: they are negatives for every
+ * token, as Mask2Former's semantic mapper makes them. The official Conv-LoRA code removes 255 from
+ * the class list but keeps a mask for it, which leaves one more target mask than target classes;
+ * that quirk is not reproduced (the matcher's class and mask costs would not line up).
  *
  * ```ts
- * setLoss(maskLogits, classLogits, labels); // [N, Q, H, W], [N, Q, K+1], [N, H, W, 1] int32
+ * setLoss(maskLogits, classLogits, labels, { seed }); // [N, Q, h, w], [N, Q, K+1], [N, H, W, 1] int32
  * ```
  */
 import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
 import { LabelBatch, Loss, MaskTokenLogits, TokenClassLogits } from '../ports.ts';
+import { mixSeed, mulberry32 } from '../random.ts';
 import { linearSumAssignment } from './hungarian.ts';
 import { bceWithLogits, zeroLoss } from './elementwise.ts';
 import { diceLossRows } from './dice-loss.ts';
+import { bilinearTaps, gatherTaps, pixelCentres, randomPoints, sampleClassMasks, sampleMaps, uncertainPoints, type Taps } from './point-sampling.ts';
 
 export interface SetLossOptions {
   readonly costClass?: number;
@@ -43,123 +54,120 @@ export interface SetLossOptions {
   readonly weights?: { readonly ce?: number; readonly mask?: number; readonly dice?: number };
   /** Label id of ignored pixels (LabelBatch: −1). */
   readonly ignoreIndex?: number;
+  /** Points per mask (HF: 12,544); 0 scores every label pixel. */
+  readonly points?: number;
+  readonly oversample?: number;
+  readonly importance?: number;
+  /**
+   * The uniform draws in [0, 1) (default: seeded by `seed`). They are taken in HF's order: for
+   * each image in turn 2·points for the matching points (the matcher sees the whole batch first);
+   * then per matched token, in image and token order, 2·points·oversample candidates and
+   * 2·(points − ⌊importance·points⌋) uniform ones.
+   */
+  readonly random?: () => number;
+  readonly seed?: number;
 }
 
-/** One image's targets: the classes present (ascending) and, per pixel, its class's index in that list (−1: none). */
-export interface ImageTargets {
-  readonly classes: number[];
-  readonly slot: Int32Array;
+interface Sampling {
+  readonly points: number;
+  readonly oversample: number;
+  readonly importance: number;
 }
 
-/** Ground-truth classes of each image of a [N, H, W, 1] label batch; ids outside [0, K) must be the ignore id. */
-export function imageTargets(labels: ArrayLike<number>, n: number, pixels: number, numClasses: number, ignoreIndex: number): ImageTargets[] {
-  const out: ImageTargets[] = [];
+/** The ground-truth classes present in each image of a [N, H, W, 1] label batch (ascending); ids outside [0, K) must be the ignore id. */
+export function presentClasses(labels: ArrayLike<number>, n: number, pixels: number, numClasses: number, ignoreIndex: number): number[][] {
+  const out: number[][] = [];
   for (let b = 0; b < n; b++) {
     const present = new Set<number>();
-    for (let p = 0; p < pixels; p++) {
-      const id = labels[b * pixels + p]!;
+    for (let p = b * pixels; p < (b + 1) * pixels; p++) {
+      const id = labels[p]!;
       if (id === ignoreIndex) continue;
       if (!Number.isInteger(id) || id < 0 || id >= numClasses) {
         throw new Error(`setLoss: label ${id} in image ${b} is outside [0, ${numClasses}) and is not the ignore index ${ignoreIndex}`);
       }
       present.add(id);
     }
-    const classes = [...present].sort((a, c) => a - c);
-    const index = new Map(classes.map((c, i) => [c, i]));
-    const slot = new Int32Array(pixels).fill(-1);
-    for (let p = 0; p < pixels; p++) slot[p] = index.get(labels[b * pixels + p]!) ?? -1;
-    out.push({ classes, slot });
+    out.push([...present].sort((a, c) => a - c));
   }
   return out;
 }
 
-function softplus(x: number): number {
-  return Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x)));
+/**
+ * HF's pairwise matching cost [Q][T] from token mask logits sampled at P points [Q × P], the
+ * targets at the same points [T × P], and the class probabilities' columns of the targets.
+ */
+export function matchingCost(pred: Float32Array, target: Float32Array, classProb: Float32Array, queries: number, targets: number, costs: { costClass: number; costMask: number; costDice: number }): number[][] {
+  const points = pred.length / queries;
+  return tf.tidy(() => {
+    const x = tf.tensor2d(pred, [queries, points]);
+    const t = tf.tensor2d(target, [targets, points]);
+    const softplusNeg = tf.softplus(tf.neg(x));
+    const softplusPos = tf.softplus(x);
+    // BCE against t: softplus(−x)·t + softplus(x)·(1 − t), averaged over the points
+    const bce = tf.div(tf.add(tf.matMul(softplusNeg, t, false, true), tf.sub(tf.sum(softplusPos, 1, true), tf.matMul(softplusPos, t, false, true))), points);
+    const prob = tf.sigmoid(x);
+    const dice = tf.sub(1, tf.div(tf.add(tf.mul(tf.matMul(prob, t, false, true), 2), 1), tf.add(tf.add(tf.sum(prob, 1, true), tf.sum(t, 1).reshape([1, targets])), 1)));
+    const cls = tf.neg(tf.tensor2d(classProb, [queries, targets]));
+    const total = tf.addN([tf.mul(bce, costs.costMask), tf.mul(dice, costs.costDice), tf.mul(cls, costs.costClass)]);
+    return total.arraySync() as number[][];
+  });
 }
 
-/**
- * The matching cost matrix [Q][T] of one image: mask logits [Q × P] (row-major), class logits
- * [Q × (K+1)], and its targets.
- */
-export function matchingCost(
-  masks: ArrayLike<number>,
-  classes: ArrayLike<number>,
-  queries: number,
-  pixels: number,
-  numLabels: number,
-  targets: ImageTargets,
-  costs: { costClass: number; costMask: number; costDice: number },
-): number[][] {
-  const t = targets.classes.length;
-  const area = new Float64Array(t);
-  for (let p = 0; p < pixels; p++) if (targets.slot[p]! >= 0) area[targets.slot[p]!]!++;
-  const cost: number[][] = [];
-  for (let q = 0; q < queries; q++) {
-    // softmax over the token's class logits
+/** Softmax of each row of `logits` [rows × k], float64 inside. */
+function softmaxRows(logits: ArrayLike<number>, rows: number, k: number): Float32Array {
+  const out = new Float32Array(rows * k);
+  for (let r = 0; r < rows; r++) {
     let max = -Infinity;
-    for (let k = 0; k < numLabels; k++) max = Math.max(max, classes[q * numLabels + k]!);
+    for (let j = 0; j < k; j++) max = Math.max(max, logits[r * k + j]!);
     let z = 0;
-    for (let k = 0; k < numLabels; k++) z += Math.exp(classes[q * numLabels + k]! - max);
-    // per-target sums over the target's pixels, plus totals over all pixels
-    const posIn = new Float64Array(t); // Σ_{p∈t} softplus(−x)   (BCE against 1)
-    const negIn = new Float64Array(t); // Σ_{p∈t} softplus(x)    (BCE against 0)
-    const probIn = new Float64Array(t); // Σ_{p∈t} σ(x)
-    let negAll = 0;
-    let probAll = 0;
-    for (let p = 0; p < pixels; p++) {
-      const x = masks[q * pixels + p]!;
-      const spNeg = softplus(-x);
-      const spPos = x + spNeg; // softplus(x) = x + softplus(−x)
-      const prob = 1 / (1 + Math.exp(-x));
-      negAll += spPos;
-      probAll += prob;
-      const s = targets.slot[p]!;
-      if (s >= 0) {
-        posIn[s]! += spNeg;
-        negIn[s]! += spPos;
-        probIn[s]! += prob;
-      }
-    }
-    const row: number[] = [];
-    for (let j = 0; j < t; j++) {
-      const costClass = -Math.exp(classes[q * numLabels + targets.classes[j]!]! - max) / z;
-      const costMask = (posIn[j]! + negAll - negIn[j]!) / pixels;
-      const costDice = 1 - (2 * probIn[j]! + 1) / (probAll + area[j]! + 1);
-      row.push(costs.costMask * costMask + costs.costClass * costClass + costs.costDice * costDice);
-    }
-    cost.push(row);
+    for (let j = 0; j < k; j++) z += Math.exp(logits[r * k + j]! - max);
+    for (let j = 0; j < k; j++) out[r * k + j] = Math.exp(logits[r * k + j]! - max) / z;
   }
-  return cost;
+  return out;
 }
 
 export interface SetMatch {
-  /** Per image: matched token indices and the matched class ids, in token order. */
+  /** Per image: matched token indices (ascending) and the matched class ids, in token order. */
   readonly queries: number[][];
   readonly classes: number[][];
 }
 
+interface Shapes {
+  readonly n: number;
+  readonly q: number;
+  readonly h: number;
+  readonly w: number;
+  readonly labelH: number;
+  readonly labelW: number;
+  readonly numLabels: number;
+}
+
+/** Where one image's masks are scored: taps on the logits and on the labels. */
+function tapsFor(points: Float32Array, s: Shapes, edges: 'zeros' | 'clamp'): { pred: Taps; label: Taps } {
+  return { pred: bilinearTaps(points, s.h, s.w, edges), label: bilinearTaps(points, s.labelH, s.labelW, edges) };
+}
+
 /** Hungarian matching of every image's tokens to its ground-truth classes (no gradient). */
-export function matchTokens(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, targets: readonly ImageTargets[], options: SetLossOptions = {}): SetMatch {
-  const [n, q, h, w] = maskLogits.shape;
-  const numLabels = classLogits.shape[2];
-  const masks = maskLogits.dataSync();
-  const classes = classLogits.dataSync();
-  const pixels = h * w;
-  const costs = { costClass: options.costClass ?? 1, costMask: options.costMask ?? 5, costDice: options.costDice ?? 5 };
+function matchTokens(masks: ArrayLike<number>, classes: ArrayLike<number>, labels: ArrayLike<number>, present: readonly number[][], s: Shapes, sampling: Sampling, random: () => number, costs: { costClass: number; costMask: number; costDice: number }): SetMatch {
   const out: SetMatch = { queries: [], classes: [] };
-  for (let b = 0; b < n; b++) {
-    const cost = matchingCost(
-      masks.subarray(b * q * pixels, (b + 1) * q * pixels),
-      classes.subarray(b * q * numLabels, (b + 1) * q * numLabels),
-      q,
-      pixels,
-      numLabels,
-      targets[b]!,
-      costs,
-    );
-    const { rows, cols } = linearSumAssignment(cost);
+  const probs = softmaxRows(classes, s.n * s.q, s.numLabels);
+  const all = sampling.points === 0 ? tapsFor(pixelCentres(s.labelH, s.labelW), s, 'clamp') : undefined;
+  for (let b = 0; b < s.n; b++) {
+    const targets = present[b]!;
+    const taps = all ?? tapsFor(randomPoints(sampling.points, random), s, 'zeros');
+    if (!targets.length) {
+      out.queries.push([]);
+      out.classes.push([]);
+      continue;
+    }
+    const offsets = Array.from({ length: s.q }, (_, i) => (b * s.q + i) * s.h * s.w);
+    const pred = sampleMaps(masks, offsets, taps.pred);
+    const target = sampleClassMasks(labels, b * s.labelH * s.labelW, targets, taps.label);
+    const classProb = new Float32Array(s.q * targets.length);
+    for (let i = 0; i < s.q; i++) targets.forEach((c, j) => (classProb[i * targets.length + j] = probs[(b * s.q + i) * s.numLabels + c]!));
+    const { rows, cols } = linearSumAssignment(matchingCost(pred, target, classProb, s.q, targets.length, costs));
     out.queries.push(rows);
-    out.classes.push(cols.map((c) => targets[b]!.classes[c]!));
+    out.classes.push(cols.map((c) => targets[c]!));
   }
   return out;
 }
@@ -169,48 +177,58 @@ export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, label
   if (classLogits.rank !== 3 || classLogits.shape[0] !== n || classLogits.shape[1] !== q || classLogits.shape[2] < 2) {
     throw new Error(`setLoss: class logits [${classLogits.shape.join(', ')}] must be [N, Q, K+1] with N, Q of the mask logits [${maskLogits.shape.join(', ')}]`);
   }
-  if (labels.rank !== 4 || labels.shape[0] !== n || labels.shape[1] !== h || labels.shape[2] !== w || labels.shape[3] !== 1) {
-    throw new Error(`setLoss: labels [${labels.shape.join(', ')}] must be [N, H, W, 1] matching the mask logits [${maskLogits.shape.join(', ')}] (resize one to the other first)`);
+  if (labels.rank !== 4 || labels.shape[0] !== n || labels.shape[3] !== 1) {
+    throw new Error(`setLoss: labels [${labels.shape.join(', ')}] must be [N, H, W, 1] with the N of the mask logits [${maskLogits.shape.join(', ')}]`);
   }
+  const [, labelH, labelW] = labels.shape;
   const numLabels = classLogits.shape[2];
   const numClasses = numLabels - 1;
-  const pixels = h * w;
-  const targets = imageTargets(labels.dataSync(), n, pixels, numClasses, options.ignoreIndex ?? -1);
-  const match = matchTokens(maskLogits, classLogits, targets, options);
+  const s: Shapes = { n, q, h, w, labelH, labelW, numLabels };
+  const sampling: Sampling = { points: options.points ?? 12544, oversample: options.oversample ?? 3, importance: options.importance ?? 0.75 };
+  if (!Number.isInteger(sampling.points) || sampling.points < 0) throw new Error(`setLoss: points must be a whole number ≥ 0 (0: every pixel), got ${sampling.points}`);
+  const random = options.random ?? mulberry32(options.seed ?? 0);
+  const labelIds = labels.dataSync();
+  const present = presentClasses(labelIds, n, labelH * labelW, numClasses, options.ignoreIndex ?? -1);
+  const masks = maskLogits.dataSync();
+  const costs = { costClass: options.costClass ?? 1, costMask: options.costMask ?? 5, costDice: options.costDice ?? 5 };
+  const match = matchTokens(masks, classLogits.dataSync(), labelIds, present, s, sampling, random, costs);
   const weights = { ce: options.weights?.ce ?? 1, mask: options.weights?.mask ?? 1, dice: options.weights?.dice ?? 1 };
   const noObject = options.noObjectWeight ?? 0.1;
 
-  // Constant selections built here, so the differentiable part is matMuls and reductions only
-  // (tfjs lacks gather gradients on wasm and gatherND gradients everywhere).
   const targetClass = new Int32Array(n * q).fill(numClasses);
   match.queries.forEach((qs, b) => qs.forEach((qi, j) => (targetClass[b * q + qi] = match.classes[b]![j]!)));
   const ceWeight = Float32Array.from(targetClass, (c) => (c === numClasses ? noObject : 1));
-  const matched = match.queries.reduce((s, qs) => s + qs.length, 0);
-  const numMasks = Math.max(targets.reduce((s, t) => s + t.classes.length, 0), 1);
-  const select = new Float32Array(matched * n * q);
-  const targetMasks = new Float32Array(matched * pixels);
-  let m = 0;
+  const numMasks = Math.max(present.reduce((sum, t) => sum + t.length, 0), 1);
+
+  // Each matched pair's points, drawn in token order (the documented order of `random`).
+  const all = sampling.points === 0 ? tapsFor(pixelCentres(labelH, labelW), s, 'clamp') : undefined;
+  const offsets: number[] = [];
+  const predTaps: Taps[] = [];
+  const truths: Float32Array[] = [];
   match.queries.forEach((qs, b) => {
     qs.forEach((qi, j) => {
-      select[m * n * q + b * q + qi] = 1;
-      const slotIndex = targets[b]!.classes.indexOf(match.classes[b]![j]!);
-      const slot = targets[b]!.slot;
-      for (let p = 0; p < pixels; p++) if (slot[p] === slotIndex) targetMasks[m * pixels + p] = 1;
-      m++;
+      const offset = (b * q + qi) * h * w;
+      const taps = all ?? tapsFor(uncertainPoints(masks, offset, h, w, sampling, random), s, 'zeros');
+      offsets.push(offset);
+      predTaps.push(taps.pred);
+      truths.push(sampleClassMasks(labelIds, b * labelH * labelW, [match.classes[b]![j]!], taps.label));
     });
   });
 
   return tf.tidy(() => {
     const logp = tf.reshape(tf.logSoftmax(classLogits), [n * q, numLabels]);
     const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(tf.tensor1d(targetClass, 'int32'), numLabels), logp), 1));
-    const wsum = ceWeight.reduce((s, v) => s + v, 0);
+    const wsum = ceWeight.reduce((a, v) => a + v, 0);
     const ce = tf.div(tf.sum(tf.mul(nll, tf.tensor1d(ceWeight))), wsum);
     let total = tf.mul(ce, weights.ce);
-    if (matched > 0) {
-      const picked = tf.matMul(tf.tensor2d(select, [matched, n * q]), tf.reshape(maskLogits, [n * q, pixels]));
-      const truth = tf.tensor2d(targetMasks, [matched, pixels]);
+    if (offsets.length > 0) {
+      const points = predTaps[0]!.points;
+      const picked = gatherTaps(tf.reshape(maskLogits, [-1]) as tf.Tensor1D, offsets, predTaps);
+      const truthData = new Float32Array(offsets.length * points);
+      truths.forEach((t, m) => truthData.set(t, m * points));
+      const truth = tf.tensor2d(truthData, [offsets.length, points]);
       const maskLoss = tf.div(tf.sum(tf.mean(bceWithLogits(picked, truth), 1)), numMasks);
-      const diceLoss = tf.div(tf.sum(diceLossRows(picked as tf.Tensor2D, truth)), numMasks);
+      const diceLoss = tf.div(tf.sum(diceLossRows(picked, truth)), numMasks);
       total = tf.add(total, tf.add(tf.mul(maskLoss, weights.mask), tf.mul(diceLoss, weights.dice)));
     } else {
       // Keep the mask logits on the tape (zero gradient) when no image has a ground-truth class.
@@ -235,10 +253,13 @@ export const SetLoss = defineNode({
     maskWeight: z.number().min(0).default(1),
     diceWeight: z.number().min(0).default(1),
     ignoreIndex: z.number().int().default(-1).describe('label id of ignored pixels'),
+    points: z.number().int().min(0).default(12544).describe('points per mask at which masks are scored (HF 12,544); 0 scores every label pixel'),
+    oversample: z.number().min(1).default(3).describe('importance sampling: candidate points per kept point'),
+    importance: z.number().min(0).max(1).default(0.75).describe('importance sampling: share of the points taken where the prediction is least certain'),
   }),
   worker: {
-    create: (p) => ({
-      forward: ({ masks, classes, labels }) => ({
+    create: (p, ctx) => ({
+      forward: ({ masks, classes, labels }, step) => ({
         loss: setLoss(masks, classes, labels, {
           costClass: p.costClass,
           costMask: p.costMask,
@@ -246,6 +267,11 @@ export const SetLoss = defineNode({
           noObjectWeight: p.noObjectWeight,
           weights: { ce: p.ceWeight, mask: p.maskWeight, dice: p.diceWeight },
           ignoreIndex: p.ignoreIndex,
+          points: p.points,
+          oversample: p.oversample,
+          importance: p.importance,
+          // The draws are a function of (seed, epoch, item), so a resumed run replays them.
+          seed: mixSeed(ctx.seed, step.meta.epoch, step.meta.index),
         }),
       }),
     }),

@@ -124,14 +124,14 @@ describe.each(BACKENDS)('set loss on %s', (backend) => {
     labels: tf.tensor4d(LABELS, [N, H, W, 1], 'int32'),
   });
 
-  it('matches the brute-force reference: each term, the total, and the gradients', () => {
+  it('scoring every pixel, matches the brute-force reference: each term, the total, and the gradients', () => {
     const { masks, classes, labels } = tensors();
     for (const weights of [{ ce: 1, mask: 0, dice: 0 }, { ce: 0, mask: 1, dice: 0 }, { ce: 0, mask: 0, dice: 1 }, { ce: 1, mask: 1, dice: 1 }]) {
-      const loss = setLoss(masks, classes, labels, { weights });
+      const loss = setLoss(masks, classes, labels, { weights, points: 0 });
       expect(loss.dataSync()[0], JSON.stringify(weights)).toBeCloseTo(reference(MASKS, CLASSES, weights), 5);
       loss.dispose();
     }
-    const [gm, gc] = tf.grads((m: tf.Tensor, c: tf.Tensor) => setLoss(m as tf.Tensor4D, c as tf.Tensor3D, labels))([masks, classes]);
+    const [gm, gc] = tf.grads((m: tf.Tensor, c: tf.Tensor) => setLoss(m as tf.Tensor4D, c as tf.Tensor3D, labels, { points: 0 }))([masks, classes]);
     expectGradClose(gm!.dataSync(), numericGrad((m) => reference(m, CLASSES), MASKS));
     expectGradClose(gc!.dataSync(), numericGrad((c) => reference(MASKS, c), CLASSES));
     tf.dispose([masks, classes, labels, gm!, gc!]);
@@ -140,9 +140,9 @@ describe.each(BACKENDS)('set loss on %s', (backend) => {
   it('a batch without any class is all "no object", with zero mask gradient', () => {
     const { masks, classes } = tensors();
     const ignored = tf.fill([N, H, W, 1], -1, 'int32') as tf.Tensor4D;
-    const [gm] = tf.grads((m: tf.Tensor) => setLoss(m as tf.Tensor4D, classes, ignored))([masks]);
+    const [gm] = tf.grads((m: tf.Tensor) => setLoss(m as tf.Tensor4D, classes, ignored, { points: 0 }))([masks]);
     expect([...gm!.dataSync()].every((g) => g === 0)).toBe(true);
-    const loss = setLoss(masks, classes, ignored);
+    const loss = setLoss(masks, classes, ignored, { points: 0 });
     let ce = 0;
     for (let t = 0; t < N * Q; t++) {
       const z = CLASSES.slice(t * (K + 1), (t + 1) * (K + 1));
@@ -154,12 +154,12 @@ describe.each(BACKENDS)('set loss on %s', (backend) => {
 
   it('names bad shapes and stray labels; the node leaks no tensor', async () => {
     const { masks, classes, labels } = tensors();
-    const small = tf.zeros([N, 2, 2, 1], 'int32') as tf.Tensor4D;
-    expect(() => setLoss(masks, classes, small)).toThrow('setLoss: labels [3, 2, 2, 1] must be [N, H, W, 1] matching the mask logits [3, 4, 3, 4]');
+    const small = tf.zeros([2, 2, 2, 1], 'int32') as tf.Tensor4D;
+    expect(() => setLoss(masks, classes, small)).toThrow('setLoss: labels [2, 2, 2, 1] must be [N, H, W, 1] with the N of the mask logits [3, 4, 3, 4]');
     const stray = tf.fill([N, H, W, 1], 7, 'int32') as tf.Tensor4D;
     expect(() => setLoss(masks, classes, stray)).toThrow('setLoss: label 7 in image 0 is outside [0, 3) and is not the ignore index -1');
     const node = await SetLoss.worker.create(
-      { costClass: 1, costMask: 5, costDice: 5, noObjectWeight: 0.1, ceWeight: 1, maskWeight: 1, diceWeight: 1, ignoreIndex: -1 },
+      SetLoss.params.parse({ points: 0 }),
       { node: 'set', kind: SetLoss.kind, seed: 0, emit: () => undefined },
     );
     const before = tf.memory().numTensors;

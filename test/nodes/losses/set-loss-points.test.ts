@@ -1,0 +1,91 @@
+/**
+ * The point-sampled set loss against HF's Mask2Former loss rebuilt in float64 torch
+ * (test/fixtures/set-loss/make_fixtures.py: grid_sample point sampling, importance sampling,
+ * brute-force matching), fed the same uniform draws; and the bilinear taps against hand-derived
+ * grid_sample / F.interpolate values.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs';
+import { setLoss } from '../../../src/nodes/losses/set-loss.ts';
+import { bilinearTaps, gatherTaps, sampleClassMasks, sampleMaps, uncertainPoints } from '../../../src/nodes/losses/point-sampling.ts';
+import { npyFixtures } from '../../fixtures/tensors.ts';
+import { BACKENDS, expectGradClose, useBackend } from './reference.ts';
+
+const { fixtureData } = npyFixtures(new URL('../../fixtures/set-loss/', import.meta.url).pathname);
+
+function streamOf(name: string): () => number {
+  const values = fixtureData(`${name}_stream`).data;
+  let at = 0;
+  return () => {
+    if (at >= values.length) throw new Error('stream exhausted');
+    return values[at++]!;
+  };
+}
+
+describe('bilinear taps', () => {
+  it('place points as grid_sample(align_corners=False) does, zero outside or clamped', () => {
+    // A 2×2 map [[1, 2], [3, 4]]: its pixel centres are at 0.25 and 0.75.
+    const map = [1, 2, 3, 4];
+    const at = (x: number, y: number, edges: 'zeros' | 'clamp') => sampleMaps(map, [0], bilinearTaps(Float32Array.of(x, y), 2, 2, edges))[0]!;
+    expect(at(0.25, 0.25, 'zeros')).toBeCloseTo(1, 6);
+    expect(at(0.75, 0.75, 'zeros')).toBeCloseTo(4, 6);
+    expect(at(0.5, 0.5, 'zeros')).toBeCloseTo(2.5, 6);
+    expect(at(0.5, 0.25, 'zeros')).toBeCloseTo(1.5, 6);
+    // x = 0: pixel coordinate −0.5, half of the footprint outside
+    expect(at(0, 0.25, 'zeros')).toBeCloseTo(0.5, 6);
+    expect(at(0, 0.25, 'clamp')).toBeCloseTo(1, 6);
+    expect(at(1, 1, 'zeros')).toBeCloseTo(1, 6); // a quarter of pixel 4
+    expect(at(1, 1, 'clamp')).toBeCloseTo(4, 6);
+  });
+
+  it('sample class masks as the fraction of the footprint, and pick the least certain points', () => {
+    const labels = [0, 1, 1, -1];
+    const taps = bilinearTaps(Float32Array.of(0.5, 0.5, 0.25, 0.75), 2, 2, 'zeros');
+    expect([...sampleClassMasks(labels, 0, [0, 1], taps)]).toEqual([0.25, 0, 0.5, 1]);
+    // a map whose |logit| grows left to right: importance sampling keeps the left points
+    const logits = Float32Array.from({ length: 16 * 16 }, (_, i) => (i % 16) - 0.5 + 0.01);
+    let s = 1;
+    const random = () => ((s = (s * 16807) % 2147483647) / 2147483647);
+    const pts = uncertainPoints(logits, 0, 16, 16, { points: 40, oversample: 3, importance: 0.75 }, random);
+    const xs = Array.from({ length: 40 }, (_, i) => pts[2 * i]!);
+    expect(Math.max(...xs.slice(0, 30))).toBeLessThan(0.35);
+  });
+});
+
+describe.each(BACKENDS)('point-sampled set loss on %s', (backend) => {
+  beforeAll(() => useBackend(backend));
+
+  it.each(['plain', 'ignore'])('equals the torch reference of HF Mask2FormerLoss, terms and gradients (%s)', (name) => {
+    const m = fixtureData(`${name}_masks`);
+    const c = fixtureData(`${name}_classes`);
+    const l = fixtureData(`${name}_labels`);
+    const [ce, mask, dice] = fixtureData(`${name}_loss`).data;
+    const masks = tf.tensor4d(m.data, m.shape as [number, number, number, number]);
+    const classes = tf.tensor3d(c.data, c.shape as [number, number, number]);
+    const labels = tf.tensor4d(l.data, [...l.shape, 1] as [number, number, number, number], 'int32');
+    const options = { points: 24, oversample: 3, importance: 0.75 };
+    for (const [weights, expected] of [[{ ce: 1, mask: 0, dice: 0 }, ce], [{ ce: 0, mask: 1, dice: 0 }, mask], [{ ce: 0, mask: 0, dice: 1 }, dice]] as const) {
+      const loss = setLoss(masks, classes, labels, { ...options, weights, random: streamOf(name) });
+      expect(loss.dataSync()[0], JSON.stringify(weights)).toBeCloseTo(expected!, 5);
+      loss.dispose();
+    }
+    const [gm, gc] = tf.grads((x: tf.Tensor, y: tf.Tensor) => setLoss(x as tf.Tensor4D, y as tf.Tensor3D, labels, { ...options, random: streamOf(name) }))([masks, classes]);
+    expectGradClose(gm!.dataSync(), [...fixtureData(`${name}_grad_masks`).data], 1e-4);
+    expectGradClose(gc!.dataSync(), [...fixtureData(`${name}_grad_classes`).data], 1e-4);
+    tf.dispose([masks, classes, labels, gm!, gc!]);
+  });
+
+  it('is deterministic by seed, and gatherTaps refuses mismatched taps', () => {
+    const masks = tf.randomNormal([2, 3, 8, 8], 0, 2, 'float32', 1) as tf.Tensor4D;
+    const classes = tf.randomNormal([2, 3, 3], 0, 1, 'float32', 2) as tf.Tensor3D;
+    const labels = tf.tensor4d(Int32Array.from({ length: 2 * 16 * 16 }, (_, i) => (i % 16 < 8 ? 0 : 1)), [2, 16, 16, 1], 'int32');
+    const a = setLoss(masks, classes, labels, { seed: 5, points: 50 });
+    const b = setLoss(masks, classes, labels, { seed: 5, points: 50 });
+    const other = setLoss(masks, classes, labels, { seed: 6, points: 50 });
+    expect(a.dataSync()[0]).toBe(b.dataSync()[0]);
+    expect(other.dataSync()[0]).not.toBe(a.dataSync()[0]);
+    expect(() => gatherTaps(tf.zeros([4]) as tf.Tensor1D, [0, 1], [bilinearTaps(Float32Array.of(0.5, 0.5), 2, 2, 'zeros')])).toThrow('gatherTaps: 2 offsets for 1 tap sets');
+    expect(() => setLoss(masks, classes, labels, { points: -1 })).toThrow('setLoss: points must be a whole number ≥ 0 (0: every pixel), got -1');
+    tf.dispose([masks, classes, labels, a, b, other]);
+  });
+});
