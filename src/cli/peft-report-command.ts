@@ -13,6 +13,8 @@ export function registerPeftReport(program: Command): void {
     .option('--rank <r>', 'LoRA / Conv-LoRA rank or adapter bottleneck', (v) => Number(v))
     .option('--experts <n>', 'Conv-LoRA experts', (v) => Number(v))
     .option('--scale-factor <n>', 'SAM-Adapter: the prompt generator is encoder_embed_dim / n wide', (v) => Number(v))
+    .option('--tasks <n>', 'TA-LoRA: number of tasks T', (v) => Number(v))
+    .option('--tucker-ranks <r1,r2,r3>', 'TA-LoRA: Tucker ranks of the core (default 32,32,4)', (v) => v.split(',').map(Number))
     .option('--no-train-decoder', 'keep the mask decoder frozen')
     .option(
       '--mask-tokens <n>',
@@ -20,7 +22,7 @@ export function registerPeftReport(program: Command): void {
       (v) => Number(v),
     )
     .option('--json', 'print the report as JSON')
-    .action((opts: { arch: string; method: string; rank?: number; experts?: number; scaleFactor?: number; trainDecoder: boolean; maskTokens?: number; json?: boolean }) => {
+    .action((opts: { arch: string; method: string; rank?: number; experts?: number; scaleFactor?: number; tasks?: number; tuckerRanks?: number[]; trainDecoder: boolean; maskTokens?: number; json?: boolean }) => {
       const adapter = parseAdapterConfig(
         {
           method: opts.method,
@@ -29,6 +31,8 @@ export function registerPeftReport(program: Command): void {
           ...(opts.experts !== undefined ? { experts: opts.experts } : {}),
           ...(opts.scaleFactor !== undefined ? { scaleFactor: opts.scaleFactor } : {}),
           ...(opts.maskTokens !== undefined ? { maskTokens: opts.maskTokens } : {}),
+          ...(opts.tasks !== undefined ? { tasks: opts.tasks } : {}),
+          ...(opts.tuckerRanks !== undefined ? { tuckerRanks: opts.tuckerRanks } : {}),
         },
         'peft-report',
       );

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-export const ADAPTER_METHODS = ['lora', 'conv-lora', 'decoder-only', 'bitfit', 'adapter', 'ssf', 'vpt', 'sam-adapter', 'lst', 'full'] as const;
+export const ADAPTER_METHODS = ['lora', 'conv-lora', 'decoder-only', 'bitfit', 'adapter', 'ssf', 'vpt', 'sam-adapter', 'lst', 'ta-lora', 'full'] as const;
 export type AdapterMethodName = (typeof ADAPTER_METHODS)[number];
 
 export const AdapterConfigSchema = z
@@ -31,9 +31,26 @@ export const AdapterConfigSchema = z
     ladderTemperature: z.number().positive().default(0.1).describe('LST: temperature T of the ladder gates, gate = sigmoid(alpha / T)'),
     ladderGateInit: z.number().default(0).describe('LST: initial alpha of every ladder gate (0: the side stream and the ladder start mixed half and half)'),
     sideInit: z.enum(['pruned', 'random']).default('pruned').describe("LST: side blocks start as the backbone's blocks structurally pruned to 1/r width by weight L1 norm (the paper prunes), or fresh"),
+    // TA-LoRA (ToRA, spec ta-lora.md §1); defaults are the released MTSAM NYUv2 script's.
+    tasks: z.number().int().positive().default(1).describe('TA-LoRA: number of tasks T (rows of the task factor U3)'),
+    tuckerRanks: z
+      .tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()])
+      .default([32, 32, 4])
+      .describe('TA-LoRA: Tucker ranks [R1, R2, R3] of the core G (input side, output side, task side; R3 > T is allowed)'),
+    tuckerScaling: z.number().default(0.5).describe('TA-LoRA: the fixed scaling s of the update (not alpha / rank)'),
+    tuckerDropout: z.number().min(0).lt(1).default(0.1).describe("TA-LoRA: dropout on the adapter branch's input while training (the run script's 0.1; its CLI default is 0.05)"),
+    enableQkv: z
+      .tuple([z.boolean(), z.boolean(), z.boolean()])
+      .default([true, true, true])
+      .describe('TA-LoRA: which thirds (q, k, v) of the fused qkv output get an update'),
+    trainEncoderNorms: z
+      .boolean()
+      .optional()
+      .describe("train every encoder block's norm1 / norm2 LayerNorm (not the neck's); default: on for ta-lora (the released code un-freezes them), off for the others"),
     trainDecoder: z.boolean().default(true).describe('train the whole mask decoder as well (the Conv-LoRA recipe)'),
     freezeIouHead: z.boolean().default(true).describe('keep the IoU head frozen when training the decoder (its output is unused without prompts)'),
-    maskTokens: z.number().int().positive().default(1).describe("mask tokens the decoder trains, the checkpoint's first: 1 is Conv-LoRA's binary decoder (token 0 and hypernetwork MLP 0; the others never train nor are saved); must match sam/semantic's maskTokens"),
+    maskTokens: z.number().int().positive().default(1).describe("mask tokens the decoder trains, the checkpoint's first: 1 is Conv-LoRA's binary decoder (token 0 and hypernetwork MLP 0; the others never train nor are saved); must match sam/semantic's maskTokens; with classes, the Q tokens of the multi-class decoder"),
+    classes: z.number().int().min(0).default(0).describe("multi-class decoder (Conv-LoRA's class head): the number of classes; its maskTokens tokens are copies of token 0 sharing hypernetwork MLP 0, with a Linear(C → classes + 1) class head on each (0: the binary decoder)"),
     seed: z.number().int().default(0).describe('seed for the adapter initialisation'),
   })
   .strict();

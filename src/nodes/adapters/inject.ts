@@ -3,6 +3,7 @@
  * base parameters it trains into variables, and returns the report of what trains.
  */
 import type { InjectedAdapter, SamModel } from '../sam/model.ts';
+import { buildClassHead } from '../sam/class-head.ts';
 import { MASK_TOKENS, trainFirstMaskTokens } from '../sam/mask-tokens.ts';
 import { makeTrainable } from '../sam/model.ts';
 import type { AdapterConfig } from './config.ts';
@@ -13,6 +14,7 @@ import { injectLst } from './lst/inject.ts';
 import { parameterReport, unfrozenKeys, type ParameterReport } from './report.ts';
 import { injectSamAdapter } from './sam-adapter/inject.ts';
 import { injectSsf } from './ssf/inject.ts';
+import { injectTaLora } from './ta-lora/inject.ts';
 import { injectVpt } from './vpt/inject.ts';
 
 type Injector = (model: SamModel, a: AdapterConfig) => InjectedAdapter;
@@ -25,6 +27,7 @@ const injectors = new Map<string, Injector>([
   ['vpt', injectVpt],
   ['sam-adapter', injectSamAdapter],
   ['lst', injectLst],
+  ['ta-lora', injectTaLora],
 ]);
 
 /** Lets a method living elsewhere (Conv-LoRA) register itself; refuses duplicates. */
@@ -39,7 +42,8 @@ export function injectAdapter(model: SamModel, a: AdapterConfig): ParameterRepor
   else if (!['decoder-only', 'bitfit', 'full'].includes(a.method)) throw new Error(`adapter method '${a.method}' has no injector registered`);
   const keys = unfrozenKeys(model.config, a);
   makeTrainable(model, keys.filter((k) => k !== MASK_TOKENS));
-  if (keys.includes(MASK_TOKENS)) trainFirstMaskTokens(model, a.maskTokens);
+  if (a.classes) buildClassHead(model, { queries: a.maskTokens, classes: a.classes, seed: a.seed, trainTokens: keys.includes(MASK_TOKENS) });
+  else if (keys.includes(MASK_TOKENS)) trainFirstMaskTokens(model, a.maskTokens);
   const report = parameterReport(model.config, a);
   // The formula and the live model must agree; if they drift, the report would lie.
   const live = model.adapters.reduce((n, ad) => n + [...ad.weights.values()].reduce((m, w) => m + w.size, 0), 0) + [...model.unfrozen.values()].reduce((n, v) => n + v.size, 0);

@@ -54,6 +54,7 @@ export function isUnusedMaskTokenKey(key: string, maskTokens: number): boolean {
  */
 export function decoderKeys(c: SamConfig, a: AdapterConfig): string[] {
   return [...officialShapes(c).keys()].filter(
-    (k) => k.startsWith('mask_decoder.') && !(a.freezeIouHead && k.startsWith('mask_decoder.iou_prediction_head.')) && !isUnusedMaskTokenKey(k, a.maskTokens),
+    // A multi-class decoder's tokens all share hypernetwork MLP 0.
+    (k) => k.startsWith('mask_decoder.') && !(a.freezeIouHead && k.startsWith('mask_decoder.iou_prediction_head.')) && !isUnusedMaskTokenKey(k, a.classes ? 1 : a.maskTokens),
   );
 }

@@ -5,6 +5,7 @@
  * and their hypernetwork MLPs can train (the official 1-token decoder drops the others).
  */
 import type { SamConfig } from '../sam/config.ts';
+import { classHeadShapes } from '../sam/class-head.ts';
 import { checkMaskTokens, MASK_TOKENS } from '../sam/mask-tokens.ts';
 import { officialShapes } from '../sam/params.ts';
 import type { AdapterConfig } from './config.ts';
@@ -13,6 +14,8 @@ import { lstParameters } from './lst/dims.ts';
 import { decoderKeys, isUnusedMaskTokenKey, targetLinears } from './modules.ts';
 import { samAdapterParameters } from './sam-adapter/config.ts';
 import { ssfTargets } from './ssf/inject.ts';
+import { taLoraTargets } from './ta-lora/inject.ts';
+import { tuckerParameterCount } from './ta-lora/layer.ts';
 import { vptBlocks } from './vpt/inject.ts';
 
 export interface ParameterGroup {
@@ -54,6 +57,8 @@ function adapterParameters(c: SamConfig, a: AdapterConfig): number {
       return samAdapterParameters(c, a);
     case 'lst':
       return lstParameters(c, a);
+    case 'ta-lora':
+      return taLoraTargets(c, a).reduce((n, m) => n + tuckerParameterCount(m.inDim, m.updateDim, a.tasks, a.tuckerRanks), 0);
     default:
       return 0;
   }
@@ -61,11 +66,15 @@ function adapterParameters(c: SamConfig, a: AdapterConfig): number {
 
 /** Base parameters a method makes trainable (of the mask-token table, only the first `maskTokens` rows). */
 export function unfrozenKeys(c: SamConfig, a: AdapterConfig): string[] {
-  checkMaskTokens(c, a.maskTokens, 'adapter config maskTokens');
+  // A multi-class decoder rebuilds its table with maskTokens rows; the binary one runs the checkpoint's first.
+  if (!a.classes) checkMaskTokens(c, a.maskTokens, 'adapter config maskTokens');
+  if (a.classes === 1) throw new Error('adapter config classes: 1 class is binary segmentation; a class head needs 2 or more (0: the binary decoder)');
   const keys = new Set<string>();
-  if (a.method === 'full') for (const k of officialShapes(c).keys()) if (!isUnusedMaskTokenKey(k, a.maskTokens)) keys.add(k);
+  if (a.method === 'full') for (const k of officialShapes(c).keys()) if (!isUnusedMaskTokenKey(k, a.classes ? 1 : a.maskTokens)) keys.add(k);
   if (a.method === 'bitfit') for (const k of officialShapes(c).keys()) if (k.startsWith('image_encoder.') && k.endsWith('.bias')) keys.add(k);
   if (a.trainDecoder || a.method === 'decoder-only') for (const k of decoderKeys(c, a)) keys.add(k);
+  // The released TA-LoRA code trains every parameter named `norm`: in the encoder, the blocks' norm1 / norm2 (the neck's are neck.1 / neck.3).
+  if (a.trainEncoderNorms ?? a.method === 'ta-lora') for (const k of officialShapes(c).keys()) if (/^image_encoder\.blocks\.\d+\.norm[12]\./.test(k)) keys.add(k);
   return [...keys];
 }
 
@@ -80,6 +89,13 @@ export function parameterReport(c: SamConfig, a: AdapterConfig): ParameterReport
       if (!key.startsWith(prefix)) continue;
       parameters += size(shape);
       if (unfrozen.has(key)) trainable += key === MASK_TOKENS ? a.maskTokens * shape[1]! : size(shape);
+    }
+    if (prefix === 'mask_decoder.' && a.classes) {
+      // The multi-class decoder as built: a table of maskTokens rows instead of the checkpoint's, and the class head (always trained).
+      const table = shapes.get(MASK_TOKENS)!;
+      const head = [...classHeadShapes(c, a.classes).values()].reduce((n, s) => n + size(s), 0);
+      parameters += (a.maskTokens - table[0]!) * table[1]! + head;
+      trainable += head;
     }
     groups.push({ name, parameters, trainable });
   }

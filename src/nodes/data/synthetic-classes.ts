@@ -1,8 +1,10 @@
 /**
  * A synthetic multi-class segmentation set, deterministic by seed: a textured grey background
- * (class 0) with 1 to 4 objects of classes 1..classes-1, each class with its own colour and
- * outline (ellipse, rectangle, triangle, ring, ...). Like VOC, a 1-pixel band along object
- * edges carries the ignore label (255) when `ignoreEdges` is on. `domain` shifts the look.
+ * (class 0) with 1 to 4 objects of classes 1..classes-1, possibly overlapping. A class is a
+ * shape (ellipse, rectangle, triangle, ring, cross, diamond), never a colour: every object
+ * takes a random colour and size, so a model must learn outlines to tell classes apart. Like
+ * VOC, a 1-pixel band along object edges carries the ignore label (255) when `ignoreEdges` is on.
+ * `domain` shifts the look.
  */
 import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
@@ -11,9 +13,9 @@ import { mulberry32 } from '../random.ts';
 import { applyHueRotation, applyTexture, clamp255, domainRandom, NO_SHIFT, outline, type Domain } from './synthetic-domain.ts';
 import { SyntheticSetParams, syntheticItems, syntheticTotal } from './synthetic-source.ts';
 
-const FORMS = ['ellipse', 'rectangle', 'triangle', 'ring'] as const;
+export const FORMS = ['ellipse', 'rectangle', 'triangle', 'ring', 'cross', 'diamond'] as const;
 
-/** Class k's colour: hues spread around the wheel, strong saturation. */
+/** Class k's display colour (the prediction writer's palette): hues spread around the wheel. */
 export function classColour(k: number, classes: number): [number, number, number] {
   const h = ((k - 1) / Math.max(1, classes - 1)) * 300;
   const f = (n: number) => {
@@ -25,6 +27,9 @@ export function classColour(k: number, classes: number): [number, number, number
 
 /** Draws one sample: image and class-id map (0 = background, 255 = ignore band). */
 export function syntheticClasses(size: number, seed: number, classes: number, options: { domain?: Domain; ignoreEdges?: boolean } = {}): { image: RawImage; label: RawImage } {
+  if (!Number.isInteger(classes) || classes < 2 || classes > FORMS.length + 1) {
+    throw new Error(`synthetic classes: ${classes} classes, but there are ${FORMS.length} shapes, so 2..${FORMS.length + 1} (with the background)`);
+  }
   const domain = options.domain ?? NO_SHIFT;
   const random = mulberry32(seed);
   const shift = domainRandom(seed);
@@ -36,10 +41,12 @@ export function syntheticClasses(size: number, seed: number, classes: number, op
   const objects = 1 + Math.floor(range(0, 4));
   for (let o = 0; o < objects; o++) {
     const k = 1 + Math.floor(range(0, classes - 1));
-    const form = FORMS[(k - 1) % FORMS.length]!;
-    const colour = classColour(k, classes);
+    const form = FORMS[k - 1]!;
+    // Any colour for any class: a random hue at a random brightness.
+    const colour = classColour(1 + Math.floor(range(0, 12)), 13).map((v) => v * range(0.6, 1.1));
     const [cx, cy] = [range(0.2, 0.8) * size, range(0.2, 0.8) * size];
-    const [rx, ry] = [range(0.08, 0.2) * size, range(0.08, 0.2) * size];
+    const scale = range(0.08, 0.24);
+    const [rx, ry] = [scale * range(0.7, 1.3) * size, scale * range(0.7, 1.3) * size];
     const round = outline(domain.shape, shift);
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
@@ -50,6 +57,8 @@ export function syntheticClasses(size: number, seed: number, classes: number, op
           form === 'rectangle' ? Math.abs(u) <= 1 && Math.abs(v) <= 1
           : form === 'triangle' ? v <= 1 && v >= -1 && Math.abs(u) <= (v + 1) / 2
           : form === 'ring' ? r2 <= 1 && r2 >= 0.3
+          : form === 'cross' ? (Math.abs(u) <= 1 && Math.abs(v) <= 0.35) || (Math.abs(v) <= 1 && Math.abs(u) <= 0.35)
+          : form === 'diamond' ? Math.abs(u) + Math.abs(v) <= 1
           : round(u, v);
         if (!inside) continue;
         const i = y * size + x;
@@ -74,7 +83,7 @@ export function syntheticClasses(size: number, seed: number, classes: number, op
 }
 
 export const SyntheticClassesParams = SyntheticSetParams.extend({
-  classes: z.number().int().min(2).max(32).default(4).describe('classes including the background (class 0)'),
+  classes: z.number().int().min(2).max(FORMS.length + 1).default(4).describe(`classes including the background (class 0); each other class is one shape, so at most ${FORMS.length + 1}`),
   ignoreEdges: z.boolean().default(true).describe('mark a 1-pixel band along object edges as ignore (255)'),
 });
 

@@ -21,6 +21,13 @@ export interface MaskDecoderOutput {
   readonly masks: tf.Tensor4D;
   /** Predicted IoU of every mask token run, [B, maskTokens]: the IoU head's first outputs. */
   readonly iou: tf.Tensor2D;
+  /** The two-way transformer's output for each mask token run, [B, maskTokens, C] (a class head reads these). */
+  readonly tokens: tf.Tensor3D;
+}
+
+export interface MaskDecoderOptions {
+  /** Every mask token through hypernetwork MLP 0 (the table's row count is the token count). */
+  readonly sharedHypernetwork?: boolean;
 }
 
 /** The 4× upscaler: ConvTranspose k2 s2 → LayerNorm2d → GELU → ConvTranspose k2 s2 → GELU. */
@@ -44,35 +51,43 @@ export function maskDecoder(
   params: SamParams,
   c: SamConfig,
   maskTokens = maskTokenCount(c),
+  options: MaskDecoderOptions = {},
 ): MaskDecoderOutput {
-  checkMaskTokens(c, maskTokens, 'mask decoder');
+  if (!options.sharedHypernetwork) checkMaskTokens(c, maskTokens, 'mask decoder');
   const e = c.prompt_embed_dim;
   const g = gridSize(c);
   const t = maskTokens;
   const b = sparse.shape[0];
   // Concatenate output tokens: [iou token, mask tokens] ahead of the prompt tokens.
   const outputTokens = tf.concat([param(params, 'mask_decoder.iou_token.weight'), firstMaskTokens(params, t)], 0);
-  const tokens = tf.concat([tf.broadcastTo(outputTokens.expandDims(0), [b, 1 + t, e]), sparse], 1) as tf.Tensor3D;
+  const sequence = tf.concat([tf.broadcastTo(outputTokens.expandDims(0), [b, 1 + t, e]), sparse], 1) as tf.Tensor3D;
   // One image embedding may serve several prompt sets.
   const embeddings = imageEmbeddings.shape[0] === b ? imageEmbeddings : tf.broadcastTo(imageEmbeddings, [b, g, g, e]);
   const src = tf.add(embeddings, dense).reshape([b, g * g, e]) as tf.Tensor3D;
   const pos = tf.broadcastTo(imagePe.reshape([1, g * g, e]), [b, g * g, e]) as tf.Tensor3D;
-  const { queries, keys } = twoWayTransformer(src, pos, tokens, params, c);
+  const { queries, keys } = twoWayTransformer(src, pos, sequence, params, c);
   const iouTokenOut = tf.slice(queries, [0, 0, 0], [b, 1, e]).reshape([b, e]);
   // Upscale mask embeddings and predict masks using the mask tokens.
   const upscaled = upscaleEmbeddings(keys.reshape([b, g, g, e]) as tf.Tensor4D, params);
   const [, uh, uw, uc] = upscaled.shape;
-  const hyper = tf.stack(
-    Array.from({ length: t }, (_, i) =>
-      mlp(tf.slice(queries, [0, 1 + i, 0], [b, 1, e]).reshape([b, e]), params, `mask_decoder.output_hypernetworks_mlps.${i}`, 3),
-    ),
-    1,
+  const maskTokenOut = tf.slice(queries, [0, 1, 0], [b, t, e]) as tf.Tensor3D;
+  const hyper = (
+    options.sharedHypernetwork
+      ? mlp(maskTokenOut, params, 'mask_decoder.output_hypernetworks_mlps.0', 3)
+      : tf.stack(
+          Array.from({ length: t }, (_, i) =>
+            mlp(tf.slice(queries, [0, 1 + i, 0], [b, 1, e]).reshape([b, e]), params, `mask_decoder.output_hypernetworks_mlps.${i}`, 3),
+          ),
+          1,
+        )
   ) as tf.Tensor3D; // [B, t, C/8]
   const masks = bmm(hyper, upscaled.reshape([b, uh * uw, uc]).transpose([0, 2, 1])).reshape([b, t, uh, uw]) as tf.Tensor4D;
   // The IoU head keeps its official width (the rebuilt official decoder keeps it too); output i scores token i.
   const iouAll = mlp(iouTokenOut, params, 'mask_decoder.iou_prediction_head', c.iou_head_depth) as tf.Tensor2D;
-  const iou = t === iouAll.shape[1] ? iouAll : tf.slice(iouAll, [0, 0], [b, t]);
-  return { masks, iou };
+  // A shared-hypernetwork decoder may run more tokens than the IoU head scores: its IoU is unused (frozen, as the spec says).
+  const scored = Math.min(t, iouAll.shape[1]);
+  const iou = scored === iouAll.shape[1] ? iouAll : tf.slice(iouAll, [0, 0], [b, scored]);
+  return { masks, iou, tokens: maskTokenOut };
 }
 
 /** The official selection: tokens 1.. when multimask output is asked for, else token 0 alone. */
@@ -83,5 +98,6 @@ export function selectMasks(out: MaskDecoderOutput, multimask: boolean): MaskDec
   return {
     masks: tf.slice(out.masks, [0, start, 0, 0], [b, count, h, w]),
     iou: tf.slice(out.iou, [0, start], [b, count]),
+    tokens: tf.slice(out.tokens, [0, start, 0], [b, count, -1]),
   };
 }

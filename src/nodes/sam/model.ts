@@ -16,6 +16,13 @@ export interface InjectedAdapter {
   beginStep?(training: boolean, seed: number): void;
   /** After the forward pass: an auxiliary loss to add (Conv-LoRA's balance loss) and usage counts to report. */
   endStep?(): { auxLoss?: tf.Scalar; usage?: ReadonlyMap<string, Int32Array> };
+  /**
+   * Task-aware adapters (TA-LoRA): the tasks of the next forward passes, in task-major order:
+   * the batch splits into tasks.length equal contiguous groups, group g computed for task
+   * tasks[g] ([t]: the whole batch is task t). Set by the node that runs the encoder per task
+   * (sam/msam) and kept until set again; adapters without tasks do not define it.
+   */
+  setTasks?(tasks: readonly number[]): void;
   /** Folds the update into the base weights (methods whose update is linear). */
   merge?(): void;
   unmerge?(): void;
@@ -72,6 +79,11 @@ export function replaceParam(model: SamModel, key: string, value: tf.Tensor): vo
     old.dispose();
     model.params.set(key, value);
   }
+}
+
+/** Sets the active tasks (see InjectedAdapter.setTasks) on every task-aware adapter of the model. */
+export function setActiveTasks(model: SamModel, tasks: readonly number[]): void {
+  for (const adapter of model.adapters) adapter.setTasks?.(tasks);
 }
 
 /** Every trainable variable of the model: adapter weights and unfrozen base parameters. */

@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
 import { ImageBatch, Loss, MaskLogits, MaskProbs, SamModelPort } from '../ports.ts';
-import { mixSeed } from '../random.ts';
+import { AdapterSteps } from './adapter-steps.ts';
+import { classHeadClasses } from './class-head.ts';
 import { imageEncoder } from './image-encoder.ts';
 import { maskDecoder } from './mask-decoder.ts';
 import { checkMaskTokens, trainedMaskTokens } from './mask-tokens.ts';
@@ -28,8 +29,7 @@ export const SamSemantic = defineNode({
   }),
   worker: {
     create: (p, ctx) => {
-      // Expert usage is summed over a (split, epoch) group and reported once, at its end.
-      let usage = new Map<string, Int32Array>();
+      const steps = new AdapterSteps(ctx.seed);
       return {
         forward: ({ model, images }, step) => {
           const c = model.config;
@@ -37,42 +37,24 @@ export const SamSemantic = defineNode({
           if (h !== c.image_size || w !== c.image_size) {
             throw new Error(`images are ${h}x${w}, but the SAM config takes ${c.image_size}x${c.image_size}: resize to a square of image_size first (augment/resize-square)`);
           }
+          if (classHeadClasses(model) !== undefined) {
+            throw new Error(`node '${ctx.node}' is the binary forward, but the model's decoder has a class head (adapters/inject classes): use sam/multiclass`);
+          }
           checkMaskTokens(c, p.maskTokens, `node '${ctx.node}' param 'maskTokens'`);
           // Trained tokens that the forward does not run would be counted as trainable but never learn.
           const trained = trainedMaskTokens(model);
           if (trained !== undefined && trained !== p.maskTokens) {
             throw new Error(`node '${ctx.node}' runs ${p.maskTokens} mask tokens (param 'maskTokens'), but the model's decoder trains ${trained} (adapters/inject maskTokens): set both to the same count`);
           }
-          const seed = mixSeed(ctx.seed, step.meta.epoch, step.meta.index);
-          for (const adapter of model.adapters) adapter.beginStep?.(step.training, seed);
+          steps.begin(model, step);
           const embeddings = imageEncoder(normalizeAndPad(tf.mul(images, 255) as tf.Tensor4D, c.image_size), model.params, c);
           const { sparse, dense } = promptEncoder({}, b, model.params, c);
           const decoded = maskDecoder(embeddings, densePositionalEncoding(model.params, c), sparse, dense, model.params, c, p.maskTokens);
           const [, , lh, lw] = decoded.masks.shape;
           const lowRes = tf.slice(decoded.masks, [0, 0, 0, 0], [b, 1, lh, lw]).reshape([b, lh, lw, 1]) as tf.Tensor4D;
           const logits = tf.image.resizeBilinear(lowRes, [h, w], false, true);
-          const aux: tf.Tensor[] = [];
-          for (const adapter of model.adapters) {
-            const out = adapter.endStep?.();
-            if (out?.auxLoss) aux.push(out.auxLoss);
-            if (step.dryRun) continue;
-          for (const [layer, counts] of out?.usage ?? []) {
-              const sum = usage.get(layer) ?? new Int32Array(counts.length);
-              counts.forEach((n, i) => (sum[i] = sum[i]! + n));
-              usage.set(layer, sum);
-            }
-          }
-          if (step.meta.groupEnd && usage.size && !step.dryRun) {
-            const total = new Int32Array(usage.values().next().value!.length);
-            for (const counts of usage.values()) counts.forEach((n, i) => (total[i] = total[i]! + n));
-            step.emit({
-              type: 'log',
-              message: `expert usage (${step.meta.split}, epoch ${step.meta.epoch + 1}), scales 1..${total.length} over ${usage.size} layers: ${[...total].join(' ')}`,
-              data: { split: step.meta.split, epoch: step.meta.epoch, usage: Object.fromEntries([...usage].map(([k, v]) => [k, [...v]])) },
-            });
-            usage = new Map();
-          }
-          return { logits, probs: tf.sigmoid(logits) as tf.Tensor4D, aux: (aux.length ? tf.addN(aux) : tf.scalar(0)) as tf.Scalar };
+          const aux = steps.end(model, step);
+          return { logits, probs: tf.sigmoid(logits) as tf.Tensor4D, aux };
         },
       };
     },
