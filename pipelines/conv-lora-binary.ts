@@ -220,7 +220,7 @@ function addModel(g: GraphBuilder, options: ConvLoraBinaryOptions, arch: SamConf
 }
 
 /** Fails when the graph is built, not when the worker loads weights after the data is listed. */
-function requireCheckpointFile(path: string): void {
+export function requireCheckpointFile(path: string): void {
   let stats;
   try {
     stats = statSync(path);
@@ -230,7 +230,7 @@ function requireCheckpointFile(path: string): void {
   if (!stats.isFile()) throw new Error(`option 'checkpoint': ${path}: not a file (expected SAM weights: an official .pth or a Hugging Face .safetensors)`);
 }
 
-function resolvedArch(options: ConvLoraBinaryOptions): { arch: SamConfig | string; size: number } {
+export function resolvedArch(options: Pick<ConvLoraBinaryOptions, 'arch' | 'imageSize'>): { arch: SamConfig | string; size: number } {
   // A preset stays a name in the graph; an arch.json is read now, so the graph holds the config itself.
   const named: SamConfig | string = typeof options.arch === 'string' && options.arch.endsWith('.json') ? samConfigFromArg(options.arch) : (options.arch ?? SMALL_SAM);
   if (options.imageSize === undefined) return { arch: named, size: (typeof named === 'string' ? resolveSamConfig(named, "option 'arch'") : named).image_size };
@@ -242,7 +242,7 @@ function resolvedArch(options: ConvLoraBinaryOptions): { arch: SamConfig | strin
 }
 
 /** The split an evaluation reads: the one named, else the data set's only split or its only test split. */
-function evaluationSplit(root: string, split: string | undefined): string {
+export function evaluationSplit(root: string, split: string | undefined): string {
   const names = detectLayout(root).splits.map((s) => s.name);
   if (split) return split; // the reader names what exists if it does not
   const tests = names.filter((n) => n === 'test' || n.startsWith('test'));

@@ -7,6 +7,7 @@ import type { PipelineEntry } from '../src/api/pipeline.ts';
 import { ADAPTER_METHODS } from '../src/nodes/adapters/config.ts';
 import { LR_SCHEDULES } from '../src/nodes/train/lr-schedule.ts';
 import { convLoraBinary, convLoraBinaryEvaluate, convLoraBinaryPredict, READER_OPTIONS, RECIPES } from './conv-lora-binary.ts';
+import { convLoraMulticlass, convLoraMulticlassEvaluate, convLoraMulticlassPredict, MULTICLASS_READER_OPTIONS, MULTICLASS_RECIPES } from './conv-lora-multiclass.ts';
 import { toySegmentation } from './toy-segmentation.ts';
 
 export type { PipelineEntry };
@@ -62,6 +63,59 @@ const entries: PipelineEntry[] = [
     build: (options) => convLoraBinary(options),
     evaluate: (options, target) => convLoraBinaryEvaluate(options, target),
     predict: (options, target) => convLoraBinaryPredict(options, target),
+  },
+  {
+    name: 'conv-lora-multiclass',
+    description: 'Conv-LoRA multi-class segmentation: SAM with Q mask tokens and a class head, Mask2Former set loss + MoE balance loss, MaskFormer inference, mIoU',
+    options: z
+      .object({
+        recipe: z.enum(Object.keys(MULTICLASS_RECIPES) as [keyof typeof MULTICLASS_RECIPES]).optional().describe("default settings: 'paper' (the spec's recipe, Q = 100; the default with --checkpoint) or 'small'"),
+        classes: z.number().int().min(2).max(255).optional().describe('classes including class 0 (label ids 0..classes-1); required with data'),
+        queries: z.number().int().min(1).optional().describe('mask tokens Q (paper 100, small 8)'),
+        points: z.number().int().min(0).optional().describe('set-loss points per mask (paper 12,544; small 1,024); 0 scores every label pixel'),
+        tokenJitter: z.number().min(0).optional().describe("noise on the Q copies of mask token 0, as a fraction of its spread (paper 0: exact copies; small 0.5)"),
+        epochs: z.number().int().min(1).optional(),
+        train: z.number().int().min(1).optional().describe('synthetic data only: training images'),
+        val: z.number().int().min(0).optional().describe('synthetic data only: validation images'),
+        valEvery: z.number().int().min(1).optional(),
+        batchSize: z.number().int().min(1).optional(),
+        accumulate: z.number().int().min(1).optional(),
+        lr: z.number().positive().optional(),
+        schedule: z.enum(LR_SCHEDULES).optional(),
+        warmupSteps: z.number().int().min(0).optional(),
+        method: z.enum(ADAPTER_METHODS).optional().describe('swap Conv-LoRA for another PEFT method'),
+        rank: z.number().int().min(1).optional(),
+        experts: z.number().int().min(1).optional(),
+        adapter: z.record(z.string(), z.unknown()).optional().describe('other adapter settings as JSON (checked by adapters/inject)'),
+        arch: z.string().optional(),
+        imageSize: z.number().int().min(16).optional(),
+        checkpoint: z.string().optional(),
+        warmStart: z.string().optional(),
+        data: z.string().optional().describe('a class-index data set folder (CamVid SegNet layout, Trans10K); default: synthetic shapes'),
+        seed: z.number().int().optional(),
+        allowPartial: z.boolean().optional(),
+        ignoreLabel: z.number().int().min(0).max(65535).optional().describe("with data: the label PNGs' ignore value (default 255; CamVid's void is 11)"),
+        skipUnpaired: z.boolean().optional(),
+        skipCorrupt: z.boolean().optional(),
+        resizeMasks: z.boolean().optional(),
+        limit: z.number().int().min(1).optional(),
+        holdout: z.number().min(0).max(0.9).optional(),
+        splits: z.array(z.string().min(1)).min(1).optional(),
+      })
+      .strict()
+      .superRefine((o, ctx) => {
+        if (o.data && (o.train !== undefined || o.val !== undefined)) {
+          ctx.addIssue({ code: 'custom', path: [o.train !== undefined ? 'train' : 'val'], message: 'sets the size of the synthetic set; with data=DIR the folder decides the splits' });
+        }
+        if (o.data && o.classes === undefined) ctx.addIssue({ code: 'custom', path: ['classes'], message: 'give the number of classes of the data set (e.g. CamVid 11 with ignoreLabel 11, Trans10K-v2 12)' });
+        if (!o.data && o.classes !== undefined && o.classes > 7) ctx.addIssue({ code: 'custom', path: ['classes'], message: 'the synthetic set has 6 shapes, so at most 7 classes with the background' });
+        const reader = MULTICLASS_READER_OPTIONS.find((k) => o[k] !== undefined);
+        if (!o.data && reader) ctx.addIssue({ code: 'custom', path: [reader], message: 'applies to a data set folder; give data=DIR too' });
+      }),
+    control: { monitor: 'miou', mode: 'max', patience: 10, keep: 3 },
+    build: (options) => convLoraMulticlass(options),
+    evaluate: (options, target) => convLoraMulticlassEvaluate(options, target),
+    predict: (options, target) => convLoraMulticlassPredict(options, target),
   },
   {
     name: 'toy-segmentation',

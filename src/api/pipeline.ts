@@ -38,7 +38,10 @@ export interface PredictTarget {
   readonly images: string;
   readonly out: string;
   readonly checkpoint: string;
+  /** Binary masks: write probabilities (0..255) instead of 0/255. */
   readonly probs: boolean;
+  /** Class masks: also write a colour PNG per image. */
+  readonly palette?: boolean;
 }
 
 export interface PipelineEntry {

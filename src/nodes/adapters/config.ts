@@ -32,7 +32,7 @@ export const AdapterConfigSchema = z
     ladderGateInit: z.number().default(0).describe('LST: initial alpha of every ladder gate (0: the side stream and the ladder start mixed half and half)'),
     sideInit: z.enum(['pruned', 'random']).default('pruned').describe("LST: side blocks start as the backbone's blocks structurally pruned to 1/r width by weight L1 norm (the paper prunes), or fresh"),
     // TA-LoRA (ToRA, spec ta-lora.md §1); defaults are the released MTSAM NYUv2 script's.
-    tasks: z.number().int().positive().default(1).describe('TA-LoRA: number of tasks T (rows of the task factor U3)'),
+    tasks: z.number().int().positive().default(1).describe('TA-LoRA: number of tasks T (rows of the task factor U3); LoRA: one independent LoRA per task (LoRA-STL)'),
     tuckerRanks: z
       .tuple([z.number().int().positive(), z.number().int().positive(), z.number().int().positive()])
       .default([32, 32, 4])
@@ -51,6 +51,7 @@ export const AdapterConfigSchema = z
     freezeIouHead: z.boolean().default(true).describe('keep the IoU head frozen when training the decoder (its output is unused without prompts)'),
     maskTokens: z.number().int().positive().default(1).describe("mask tokens the decoder trains, the checkpoint's first: 1 is Conv-LoRA's binary decoder (token 0 and hypernetwork MLP 0; the others never train nor are saved); must match sam/semantic's maskTokens; with classes, the Q tokens of the multi-class decoder"),
     classes: z.number().int().min(0).default(0).describe("multi-class decoder (Conv-LoRA's class head): the number of classes; its maskTokens tokens are copies of token 0 sharing hypernetwork MLP 0, with a Linear(C → classes + 1) class head on each (0: the binary decoder)"),
+    tokenJitter: z.number().min(0).default(0).describe("multi-class decoder: Gaussian noise added to each copy of token 0, as a fraction of token 0's standard deviation (0: exact copies, the official code; identical tokens stay alike for many steps, which a small model trained from scratch cannot afford)"),
     seed: z.number().int().default(0).describe('seed for the adapter initialisation'),
   })
   .strict();

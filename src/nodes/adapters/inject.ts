@@ -42,7 +42,7 @@ export function injectAdapter(model: SamModel, a: AdapterConfig): ParameterRepor
   else if (!['decoder-only', 'bitfit', 'full'].includes(a.method)) throw new Error(`adapter method '${a.method}' has no injector registered`);
   const keys = unfrozenKeys(model.config, a);
   makeTrainable(model, keys.filter((k) => k !== MASK_TOKENS));
-  if (a.classes) buildClassHead(model, { queries: a.maskTokens, classes: a.classes, seed: a.seed, trainTokens: keys.includes(MASK_TOKENS) });
+  if (a.classes) buildClassHead(model, { queries: a.maskTokens, classes: a.classes, seed: a.seed, jitter: a.tokenJitter, trainTokens: keys.includes(MASK_TOKENS) });
   else if (keys.includes(MASK_TOKENS)) trainFirstMaskTokens(model, a.maskTokens);
   const report = parameterReport(model.config, a);
   // The formula and the live model must agree; if they drift, the report would lie.

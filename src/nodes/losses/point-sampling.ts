@@ -43,27 +43,35 @@ export function bilinearTaps(points: Float32Array, h: number, w: number, edges: 
   const n = points.length / 2;
   const index = new Int32Array(4 * n);
   const weight = new Float32Array(4 * n);
-  const axis = (p: number, size: number): [number, number, number, number] => {
-    let s = p * size - 0.5;
-    if (edges === 'clamp') s = Math.min(Math.max(s, 0), size - 1);
-    const i0 = Math.floor(s);
-    const f = s - i0;
-    // [index0, weight0, index1, weight1]; with zeros, an outside neighbour weighs 0
-    const w0 = i0 >= 0 && i0 < size ? 1 - f : 0;
-    const w1 = i0 + 1 >= 0 && i0 + 1 < size ? f : 0;
-    return [Math.min(Math.max(i0, 0), size - 1), w0, Math.min(Math.max(i0 + 1, 0), size - 1), w1];
-  };
+  const clamp = edges === 'clamp';
   for (let i = 0; i < n; i++) {
-    const [x0, wx0, x1, wx1] = axis(points[2 * i]!, w);
-    const [y0, wy0, y1, wy1] = axis(points[2 * i + 1]!, h);
+    let sx = points[2 * i]! * w - 0.5;
+    let sy = points[2 * i + 1]! * h - 0.5;
+    if (clamp) {
+      sx = Math.min(Math.max(sx, 0), w - 1);
+      sy = Math.min(Math.max(sy, 0), h - 1);
+    }
+    const x0 = Math.floor(sx);
+    const y0 = Math.floor(sy);
+    const fx = sx - x0;
+    const fy = sy - y0;
+    // With zeros, a neighbour outside the map weighs 0 (its index is clamped only to stay readable).
+    const wx0 = x0 >= 0 && x0 < w ? 1 - fx : 0;
+    const wx1 = x0 + 1 >= 0 && x0 + 1 < w ? fx : 0;
+    const wy0 = y0 >= 0 && y0 < h ? 1 - fy : 0;
+    const wy1 = y0 + 1 >= 0 && y0 + 1 < h ? fy : 0;
+    const cx0 = x0 < 0 ? 0 : x0 >= w ? w - 1 : x0;
+    const cx1 = x0 + 1 >= w ? w - 1 : x0 + 1 < 0 ? 0 : x0 + 1;
+    const cy0 = (y0 < 0 ? 0 : y0 >= h ? h - 1 : y0) * w;
+    const cy1 = (y0 + 1 >= h ? h - 1 : y0 + 1 < 0 ? 0 : y0 + 1) * w;
     const k = 4 * i;
-    index[k] = y0 * w + x0;
+    index[k] = cy0 + cx0;
     weight[k] = wy0 * wx0;
-    index[k + 1] = y0 * w + x1;
+    index[k + 1] = cy0 + cx1;
     weight[k + 1] = wy0 * wx1;
-    index[k + 2] = y1 * w + x0;
+    index[k + 2] = cy1 + cx0;
     weight[k + 2] = wy1 * wx0;
-    index[k + 3] = y1 * w + x1;
+    index[k + 3] = cy1 + cx1;
     weight[k + 3] = wy1 * wx1;
   }
   return { points: n, index, weight };
@@ -94,13 +102,17 @@ export function sampleMaps(data: ArrayLike<number>, offsets: ArrayLike<number>, 
 export function sampleClassMasks(labels: ArrayLike<number>, offset: number, classes: readonly number[], taps: Taps): Float32Array {
   const { points, index, weight } = taps;
   const out = new Float32Array(classes.length * points);
-  const slot = new Map(classes.map((c, i) => [c, i]));
+  // class id → its row (ids are small: label maps hold 0..254)
+  const slot = new Int32Array(Math.max(0, ...classes) + 1).fill(-1);
+  classes.forEach((c, i) => (slot[c] = i));
+  const top = slot.length;
   for (let p = 0, k = 0; p < points; p++, k += 4) {
-    for (let j = 0; j < 4; j++) {
-      const w = weight[k + j]!;
+    for (let j = k; j < k + 4; j++) {
+      const w = weight[j]!;
       if (w === 0) continue;
-      const s = slot.get(labels[offset + index[k + j]!]!);
-      if (s !== undefined) out[s * points + p]! += w;
+      const id = labels[offset + index[j]!]!;
+      const s = id >= 0 && id < top ? slot[id]! : -1;
+      if (s >= 0) out[s * points + p]! += w;
     }
   }
   return out;
@@ -127,7 +139,7 @@ export function uncertainPoints(
   const uncertain = Math.min(Math.floor(options.importance * points), drawn);
   // The `uncertain` smallest |logit|: a threshold from a native sort, then candidates in order (ties: the earlier ones).
   const magnitude = values.map(Math.abs);
-  const threshold = uncertain > 0 ? magnitude.slice().sort()[uncertain - 1]! : -1;
+  const threshold = uncertain > 0 ? kthSmallest(magnitude.slice(), uncertain - 1) : -1;
   let below = 0;
   for (let i = 0; i < drawn; i++) if (magnitude[i]! < threshold) below++;
   let ties = uncertain - below;
@@ -142,6 +154,32 @@ export function uncertainPoints(
   }
   for (let i = 2 * uncertain; i < out.length; i++) out[i] = random();
   return out;
+}
+
+/** The k-th smallest value (0-based) of `a`, which it reorders (Hoare's selection, O(n) on average). */
+export function kthSmallest(a: Float32Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1]!;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i]! < pivot) i++;
+      while (a[j]! > pivot) j--;
+      if (i <= j) {
+        const t = a[i]!;
+        a[i] = a[j]!;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k]!;
+  }
+  return a[k]!;
 }
 
 /**

@@ -94,23 +94,46 @@ export function presentClasses(labels: ArrayLike<number>, n: number, pixels: num
 
 /**
  * HF's pairwise matching cost [Q][T] from token mask logits sampled at P points [Q × P], the
- * targets at the same points [T × P], and the class probabilities' columns of the targets.
+ * targets at the same points [T × P], and each token's probability of each target's class. The
+ * BCE term uses Σ_p BCE(x, t) = Σ_p softplus(x) − x·t, so one softplus per point and two matrix
+ * products ([x; σ(x)] · tᵀ) give every pair's BCE and dice.
  */
 export function matchingCost(pred: Float32Array, target: Float32Array, classProb: Float32Array, queries: number, targets: number, costs: { costClass: number; costMask: number; costDice: number }): number[][] {
   const points = pred.length / queries;
-  return tf.tidy(() => {
-    const x = tf.tensor2d(pred, [queries, points]);
-    const t = tf.tensor2d(target, [targets, points]);
-    const softplusNeg = tf.softplus(tf.neg(x));
-    const softplusPos = tf.softplus(x);
-    // BCE against t: softplus(−x)·t + softplus(x)·(1 − t), averaged over the points
-    const bce = tf.div(tf.add(tf.matMul(softplusNeg, t, false, true), tf.sub(tf.sum(softplusPos, 1, true), tf.matMul(softplusPos, t, false, true))), points);
-    const prob = tf.sigmoid(x);
-    const dice = tf.sub(1, tf.div(tf.add(tf.mul(tf.matMul(prob, t, false, true), 2), 1), tf.add(tf.add(tf.sum(prob, 1, true), tf.sum(t, 1).reshape([1, targets])), 1)));
-    const cls = tf.neg(tf.tensor2d(classProb, [queries, targets]));
-    const total = tf.addN([tf.mul(bce, costs.costMask), tf.mul(dice, costs.costDice), tf.mul(cls, costs.costClass)]);
-    return total.arraySync() as number[][];
-  });
+  const both = new Float32Array(2 * pred.length);
+  both.set(pred);
+  const softplusSum = new Float64Array(queries);
+  const probSum = new Float64Array(queries);
+  for (let q = 0; q < queries; q++) {
+    let sp = 0;
+    let ps = 0;
+    for (let i = q * points; i < (q + 1) * points; i++) {
+      const x = pred[i]!;
+      const e = Math.exp(-Math.abs(x));
+      sp += Math.max(x, 0) + Math.log1p(e);
+      const prob = x >= 0 ? 1 / (1 + e) : e / (1 + e);
+      both[pred.length + i] = prob;
+      ps += prob;
+    }
+    softplusSum[q] = sp;
+    probSum[q] = ps;
+  }
+  const targetSum = new Float64Array(targets);
+  for (let j = 0; j < targets; j++) for (let p = 0; p < points; p++) targetSum[j]! += target[j * points + p]!;
+  const products = tf.tidy(() => tf.matMul(tf.tensor2d(both, [2 * queries, points]), tf.tensor2d(target, [targets, points]), false, true).dataSync());
+  const cost: number[][] = [];
+  for (let q = 0; q < queries; q++) {
+    const row: number[] = [];
+    for (let j = 0; j < targets; j++) {
+      const xt = products[q * targets + j]!;
+      const pt = products[(queries + q) * targets + j]!;
+      const bce = (softplusSum[q]! - xt) / points;
+      const dice = 1 - (2 * pt + 1) / (probSum[q]! + targetSum[j]! + 1);
+      row.push(costs.costMask * bce + costs.costDice * dice - costs.costClass * classProb[q * targets + j]!);
+    }
+    cost.push(row);
+  }
+  return cost;
 }
 
 /** Softmax of each row of `logits` [rows × k], float64 inside. */

@@ -15,8 +15,24 @@ import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
 import { ClassLogits, LabelBatch, MaskTokenLogits, TokenClassLogits } from '../ports.ts';
 
-/** Per-class scores [N, H, W, K] from mask-token logits [N, Q, H, W] and class logits [N, Q, K+1]. */
-export function maskFormerSemantic(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D): tf.Tensor4D {
+/**
+ * Per-class scores [N, H, W, K] from mask-token logits [N, Q, h, w] and class logits [N, Q, K+1];
+ * with `size`, the mask logits are first upsampled bilinearly (align_corners=False) to size²,
+ * as MaskFormer upsamples them to the image before the sigmoid. One image at a time, so the
+ * upsampled logits of a single image (Q · size², 400 MB at Q = 100 and 1024²) are the peak.
+ */
+export function maskFormerSemantic(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, size?: number): tf.Tensor4D {
+  if (size !== undefined && size !== maskLogits.shape[2]) {
+    return tf.tidy(() =>
+      tf.concat(
+        tf.unstack(maskLogits).map((m, b) => {
+          const up = tf.transpose(tf.image.resizeBilinear(tf.transpose(m, [1, 2, 0]) as tf.Tensor3D, [size, size], false, true), [2, 0, 1]).expandDims(0) as tf.Tensor4D;
+          return maskFormerSemantic(up, tf.slice(classLogits, [b, 0, 0], [1, -1, -1]));
+        }),
+        0,
+      ) as tf.Tensor4D,
+    );
+  }
   const [n, q, h, w] = maskLogits.shape;
   if (classLogits.rank !== 3 || classLogits.shape[0] !== n || classLogits.shape[1] !== q || classLogits.shape[2] < 2) {
     throw new Error(`maskFormerSemantic: class logits [${classLogits.shape.join(', ')}] must be [N, Q, K+1] with N, Q of the mask logits [${maskLogits.shape.join(', ')}]`);
@@ -41,10 +57,12 @@ export const MaskFormerInference = defineNode({
   placement: 'worker',
   inputs: { masks: MaskTokenLogits, classes: TokenClassLogits },
   outputs: { labels: LabelBatch },
-  params: z.object({}),
+  params: z.object({
+    size: z.number().int().min(1).optional().describe('upsample the mask logits to size x size first (the image size; default: the masks’ own)'),
+  }),
   worker: {
-    create: () => ({
-      forward: ({ masks, classes }) => ({ labels: tf.tidy(() => argmaxLabels(maskFormerSemantic(masks, classes))) }),
+    create: (p) => ({
+      forward: ({ masks, classes }) => ({ labels: tf.tidy(() => argmaxLabels(maskFormerSemantic(masks, classes, p.size))) }),
     }),
   },
 });

@@ -35,16 +35,24 @@ export function classHeadClasses(model: SamModel): number | undefined {
 /**
  * Rebuilds the decoder for `classes` classes with `queries` mask tokens. The class head starts as
  * PyTorch's nn.Linear does (weight and bias uniform in ±1/√C), from `seed`; it always trains, and
- * the token table trains when `trainTokens` (the decoder does).
+ * the token table trains when `trainTokens` (the decoder does). `jitter` > 0 adds Gaussian noise
+ * of jitter × std(token 0) to each copy (0: exact copies, as the official code).
  */
-export function buildClassHead(model: SamModel, options: { queries: number; classes: number; seed: number; trainTokens: boolean }): void {
+export function buildClassHead(model: SamModel, options: { queries: number; classes: number; seed: number; jitter?: number; trainTokens: boolean }): void {
   const { queries, classes } = options;
   if (!Number.isInteger(classes) || classes < 2) throw new Error(`a class head needs 2 or more classes, got ${classes}`);
   if (!Number.isInteger(queries) || queries < 1) throw new Error(`a class head needs 1 or more mask tokens, got ${queries}`);
   if (model.params.has(`${CLASS_HEAD}.weight`)) throw new Error('the model already has a class head');
   const table = param(model.params, MASK_TOKENS);
   if (table instanceof tf.Variable) throw new Error('the mask-token table is already trained as is; a class head rebuilds it from token 0');
-  const copies = tf.tidy(() => tf.tile(tf.slice(table, [0, 0], [1, -1]), [queries, 1]));
+  const jitter = options.jitter ?? 0;
+  const copies = tf.tidy(() => {
+    const token0 = tf.slice(table, [0, 0], [1, -1]);
+    const tiled = tf.tile(token0, [queries, 1]);
+    if (jitter === 0) return tiled;
+    const std = tf.sqrt(tf.moments(token0).variance);
+    return tf.add(tiled, tf.mul(tf.randomNormal(tiled.shape, 0, 1, 'float32', options.seed + 1), tf.mul(std, jitter)));
+  });
   table.dispose();
   const tokens = options.trainTokens ? tf.variable(copies, true) : copies;
   if (options.trainTokens) copies.dispose();

@@ -18,6 +18,24 @@ describe('synthetic multi-class and multi-task sets, and the domain-shift knob',
     expect(syntheticClasses(32, 1, 5, { ignoreEdges: false }).label.data.includes(255)).toBe(false);
   });
 
+  it('multi-class: a class is a shape, not a colour (each class appears in many hues); too many classes is an error', () => {
+    const hues = new Map<number, Set<number>>();
+    for (let seed = 0; seed < 40; seed++) {
+      const { image, label } = syntheticClasses(48, seed, 7, { ignoreEdges: false });
+      for (let i = 0; i < label.data.length; i++) {
+        const k = label.data[i]!;
+        if (k === 0) continue;
+        const [r, g, b] = [image.data[3 * i]!, image.data[3 * i + 1]!, image.data[3 * i + 2]!];
+        // the dominant channel pair, a coarse hue
+        const hue = Math.round((Math.atan2(Math.sqrt(3) * (g - b), 2 * r - g - b) + Math.PI) / (Math.PI / 3)) % 6;
+        (hues.get(k) ?? hues.set(k, new Set()).get(k)!).add(hue);
+      }
+    }
+    expect([...hues.keys()].sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    for (const [, seen] of hues) expect(seen.size).toBeGreaterThanOrEqual(4);
+    expect(() => syntheticClasses(32, 1, 8)).toThrow('synthetic classes: 8 classes, but there are 6 shapes, so 2..7 (with the background)');
+  });
+
   it('multi-task: depth in metres (0 only in sensor holes), unit normals (zero in holes), 4 classes', () => {
     let holes = 0;
     const bad: string[] = [];
