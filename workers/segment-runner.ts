@@ -70,7 +70,9 @@ export class SegmentRunner {
   }
 
   run(meta: ItemMeta, inputs: Readonly<Record<PortKey, unknown>>): SegmentRunReply {
-    const step: StepInfo = { meta, training: meta.split === 'train', emit: () => undefined };
+    // Training means an optimiser steps on this item: an evaluation that reads a 'train' split
+    // (a folder whose only split is train/) runs without dropout or noisy gates.
+    const step: StepInfo = { meta, training: meta.split === 'train' && this.optimizer !== undefined, emit: () => undefined };
     if (this.optimizer && step.training && !this.prepared) {
       // Nodes may set up on their first item (an adapter is injected into the model it receives);
       // one forward pass first lets the optimiser see every variable on its very first step.

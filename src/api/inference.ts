@@ -7,11 +7,12 @@
  *   into a temporary folder renamed when complete; an existing evaluation is never replaced.
  * - predict writes one mask PNG per image at the image's own size into `out`.
  */
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { Observable } from 'rxjs';
 import type { RunEvent } from '../graph/events.ts';
 import { detectLayout } from '../nodes/data/detect-layout.ts';
+import { deltaM, type BaselineRun } from '../nodes/metrics/delta-m.ts';
 import { runGraph } from './run-graph.ts';
 import { buildGraph, resolvePipeline, type PipelineEntry } from './pipeline.ts';
 import { RunFolder } from './run-folder.ts';
@@ -46,6 +47,8 @@ export interface EvaluateRequest extends FromRun {
   readonly metrics?: readonly string[];
   /** The evaluation's folder name under RUN/eval (default: the data folder's name, and the split). */
   readonly name?: string;
+  /** A baseline run folder (e.g. LoRA-STL) evaluated on the same data and split: adds delta_m (%), Δm against its metrics. */
+  readonly baseline?: string;
 }
 
 export interface PredictRequest extends FromRun {
@@ -53,6 +56,8 @@ export interface PredictRequest extends FromRun {
   readonly out: string;
   /** Write probabilities (0..255) instead of 0/255 masks. */
   readonly probs?: boolean;
+  /** Class masks: also write colour/<name>.png. */
+  readonly palette?: boolean;
 }
 
 export interface InferenceRun {
@@ -98,17 +103,60 @@ export function evaluationSplits(data: string, split: string | undefined): (stri
 
 const csvField = (v: unknown) => (typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : String(v));
 
-export async function evaluate(request: EvaluateRequest): Promise<InferenceRun> {
+/** An evaluation's graph and what it reads, from the run folder (no output is checked: a distributed shard builds it too). */
+export async function evaluationGraph(request: EvaluateRequest) {
   const { folder, entry, checkpoint, options } = await fromRun(request, 'evaluate');
   const graph = buildGraph(entry, () => entry.evaluate!(options, { data: request.data, checkpoint, ...(request.split ? { split: request.split } : {}), ...(request.metrics ? { metrics: request.metrics } : {}) }));
   const split = (graph.nodes.find((n) => n.name === 'data')?.params as { splits?: string[] } | undefined)?.splits?.[0];
+  return { folder, checkpoint, graph, split };
+}
+
+export type EvaluationPlan = Awaited<ReturnType<typeof evaluationGraph>> & { readonly dir: string; readonly data: string; readonly baseline?: BaselineRun };
+
+/**
+ * The metrics of `run`'s evaluation on the same data folder and split (its RUN/eval/<name>/metrics.json;
+ * the latest if it has several), for Δm against it. Missing: an error saying how to make one.
+ */
+export function baselineEvaluation(run: string, data: string, split: string | undefined): BaselineRun {
+  const root = RunFolder.open(run).path('eval');
+  const found = (existsSync(root) ? readdirSync(root) : [])
+    .map((name) => join(root, name, 'metrics.json'))
+    .filter((file) => existsSync(file))
+    .map((file) => ({ file, json: JSON.parse(readFileSync(file, 'utf8')) as { data?: string; split?: string; metrics?: Record<string, number> }, time: statSync(file).mtimeMs }));
+  const match = found.filter((f) => f.json.data === resolve(data) && f.json.split === split).sort((a, b) => b.time - a.time)[0];
+  if (!match?.json.metrics) {
+    const have = found.map((f) => `${f.json.data} (${f.json.split ?? 'no split'})`).join(', ') || 'none';
+    throw new Error(`--baseline ${run}: it has no evaluation on ${resolve(data)}${split ? ` split '${split}'` : ''} (its evaluations: ${have}); evaluate it first: samflow eval ${run} --data ${data}${split ? ` --split ${split}` : ''}`);
+  }
+  return { name: match.file, metrics: match.json.metrics };
+}
+
+/** The evaluation's graph and its folder RUN/eval/<name>, which must not exist yet. */
+export async function planEvaluation(request: EvaluateRequest): Promise<EvaluationPlan> {
+  const planned = await evaluationGraph(request);
+  const { folder, split } = planned;
   const name = request.name ?? [basename(resolve(request.data)), split && split !== 'train' ? split.replaceAll('/', '-') : ''].filter(Boolean).join('-');
   const dir = folder.path('eval', name);
   if (existsSync(dir)) throw new Error(`${dir} exists: this run was already evaluated under the name '${name}'; give another --name`);
-  const events = new Observable<RunEvent>((subscriber) => {
+  const baseline = request.baseline ? baselineEvaluation(request.baseline, request.data, split) : undefined;
+  return { ...planned, dir, data: request.data, ...(baseline ? { baseline } : {}) };
+}
+
+export async function evaluate(request: EvaluateRequest): Promise<InferenceRun> {
+  const plan = await planEvaluation(request);
+  return { dir: plan.dir, checkpoint: plan.checkpoint, events: recordEvaluation(plan, runGraph(plan.graph, request)) };
+}
+
+/**
+ * Passes an evaluation's events on and, when they finish, writes metrics.json and per-image.csv
+ * from them: the events of a local run, or those merged from a distributed one's shards.
+ */
+export function recordEvaluation(plan: EvaluationPlan, source: Observable<RunEvent>): Observable<RunEvent> {
+  const { folder, checkpoint, split, dir } = plan;
+  return new Observable<RunEvent>((subscriber) => {
     const metrics: Record<string, number> = {};
     let rows: Record<string, unknown>[] = [];
-    return runGraph(graph, request).subscribe({
+    return source.subscribe({
       next: (event) => {
         if (event.type === 'metric') metrics[event.name] = event.value;
         if (event.type === 'log' && event.message.startsWith('per-image metrics')) {
@@ -120,22 +168,33 @@ export async function evaluate(request: EvaluateRequest): Promise<InferenceRun> 
         const partial = `${dir}.partial`;
         rmSync(partial, { recursive: true, force: true });
         mkdirSync(partial, { recursive: true });
-        const result = { run: folder.dir, checkpoint, data: resolve(request.data), split, images: rows.length, metrics };
+        // Pipelines without per-image metrics (multi-class: dataset-wide confusion) count the items read.
+        if (plan.baseline) {
+          // A metric the baseline scores 0 has no relative change (LibMTL would divide by 0): left out, and said so.
+          const zero = Object.keys(metrics).filter((k) => plan.baseline!.metrics[k] === 0);
+          if (zero.length) subscriber.next({ type: 'warning', message: `delta_m leaves out ${zero.join(', ')}: the baseline ${plan.baseline.name} scores 0 there, so a relative change is undefined` });
+          try {
+            metrics.delta_m = deltaM(Object.fromEntries(Object.entries(metrics).filter(([k]) => !zero.includes(k))), plan.baseline.metrics);
+          } catch (error) {
+            subscriber.error(new Error(`--baseline: ${error instanceof Error ? error.message : String(error)}`));
+            return;
+          }
+        }
+        const result = { run: folder.dir, checkpoint, data: resolve(plan.data), split, images: rows.length || event.items, metrics, ...(plan.baseline ? { baseline: plan.baseline.name } : {}) };
         writeFileSync(join(partial, 'metrics.json'), `${JSON.stringify(result, null, 2)}\n`);
         const columns = ['id', ...Object.keys(metrics)];
-        writeFileSync(join(partial, 'per-image.csv'), [columns.join(','), ...rows.map((r) => columns.map((c) => csvField(r[c] ?? '')).join(','))].join('\n') + '\n');
+        if (rows.length) writeFileSync(join(partial, 'per-image.csv'), [columns.join(','), ...rows.map((r) => columns.map((c) => csvField(r[c] ?? '')).join(','))].join('\n') + '\n');
         renameSync(partial, dir);
-        subscriber.next({ type: 'log', message: `wrote ${dir}: metrics.json, per-image.csv (${rows.length} images)`, data: result });
+        subscriber.next({ type: 'log', message: `wrote ${dir}: metrics.json${rows.length ? `, per-image.csv (${rows.length} images)` : ''}`, data: result });
       },
       error: (error: unknown) => subscriber.error(error),
       complete: () => subscriber.complete(),
     });
   });
-  return { dir, checkpoint, events };
 }
 
 /** Masks `out` already holds for these images: an error before any work, since none is overwritten. */
-function refuseExisting(images: string, out: string): void {
+export function refuseExisting(images: string, out: string): void {
   if (!existsSync(out) || !existsSync(images)) return; // the image reader names a missing folder
   const stems = new Set(readdirSync(images).map((f) => basename(f, extname(f))));
   const taken = readdirSync(out).filter((f) => f.endsWith('.png') && stems.has(basename(f, '.png')));
@@ -144,10 +203,16 @@ function refuseExisting(images: string, out: string): void {
   }
 }
 
-export async function predict(request: PredictRequest): Promise<InferenceRun> {
+/** A prediction's graph, writing into `request.out` (a distributed shard's is its staging folder). */
+export async function predictionGraph(request: PredictRequest) {
   const { entry, checkpoint, options } = await fromRun(request, 'predict');
   const out = resolve(request.out);
+  const graph = buildGraph(entry, () => entry.predict!(options, { images: request.images, out, checkpoint, probs: request.probs ?? false, palette: request.palette ?? false }));
+  return { graph, checkpoint, out };
+}
+
+export async function predict(request: PredictRequest): Promise<InferenceRun> {
+  const { graph, checkpoint, out } = await predictionGraph(request);
   refuseExisting(request.images, out);
-  const graph = buildGraph(entry, () => entry.predict!(options, { images: request.images, out, checkpoint, probs: request.probs ?? false }));
   return { dir: out, checkpoint, events: runGraph(graph, request) };
 }

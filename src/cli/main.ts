@@ -12,6 +12,8 @@ import { registerSamForward } from './sam-forward-command.ts';
 import { registerPeftReport } from './peft-report-command.ts';
 import { addMetricsCommand } from './metrics-command.ts';
 import { dataCommand } from './data-command.ts';
+import { registerWorkerCommand } from './worker-command.ts';
+import { registerSweepCommand } from './sweep-command.ts';
 
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -23,6 +25,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   registerTrainCommands(program, (c) => (code = c));
   registerInferenceCommands(program, (c) => (code = c));
+  registerSweepCommand(program, (c) => (code = c));
+  registerWorkerCommand(program);
 
   program
     .command('graph')

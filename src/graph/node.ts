@@ -137,7 +137,7 @@ export type MainBehaviour<P, I, O> = SourceBehaviour<P, O> | MapBehaviour<P, I, 
 
 export interface StepInfo {
   readonly meta: ItemMeta;
-  /** True for items of the 'train' split: dropout, noisy gates and optimiser steps are on. */
+  /** True for items of the 'train' split in a segment with an optimiser: dropout, noisy gates and optimiser steps are on. */
   readonly training: boolean;
   /** A pass whose outputs are thrown away (set-up before the first optimiser step): accumulate nothing. */
   readonly dryRun?: boolean;

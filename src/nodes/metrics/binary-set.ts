@@ -131,5 +131,10 @@ export const BinaryMetrics = defineNode({
         },
       };
     },
+    // A distributed evaluation's shards (src/distributed/mergeable.ts): their saved scores, in item order, are one group's.
+    merge: (saved: readonly unknown[]) => {
+      const states = saved as { group?: { split: string; epoch: number }; rows: PerImageScores[] }[];
+      return { group: states.find((s) => s.group)?.group, rows: states.flatMap((s) => s.rows) };
+    },
   },
 });

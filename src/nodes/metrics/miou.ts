@@ -144,7 +144,32 @@ export const SemanticSegMetrics = defineNode({
           return {};
         },
         finish: flush,
+        // The counts so far, for a resume mid-group and for a distributed evaluation's shards.
+        state: {
+          save: (): ConfusionState => ({ ...(group ? { group } : {}), matrix: Array.from(confusion.matrix), predOnIgnored: Array.from(confusion.predOnIgnored) }),
+          restore: (saved) => {
+            const state = saved as ConfusionState;
+            confusion = new SegmentationConfusion(p.numClasses, p.convention);
+            if (state.matrix.length !== confusion.matrix.length) throw new Error(`node '${ctx.node}': saved counts are for ${Math.sqrt(state.matrix.length)} classes, this node has ${p.numClasses}`);
+            confusion.matrix.set(state.matrix);
+            confusion.predOnIgnored.set(state.predOnIgnored);
+            group = state.group;
+          },
+        },
       };
+    },
+    // Shards' counts add up exactly (whole numbers), in any order.
+    merge: (saved: readonly unknown[]): ConfusionState => {
+      const states = saved as ConfusionState[];
+      const sum = (key: 'matrix' | 'predOnIgnored') => states[0]![key].map((_, i) => states.reduce((a, s) => a + s[key][i]!, 0));
+      const group = states.find((s) => s.group)?.group;
+      return { ...(group ? { group } : {}), matrix: sum('matrix'), predOnIgnored: sum('predOnIgnored') };
     },
   },
 });
+
+interface ConfusionState {
+  readonly group?: { split: string; epoch: number };
+  readonly matrix: number[];
+  readonly predOnIgnored: number[];
+}
