@@ -9,6 +9,8 @@ import { LR_SCHEDULES } from '../src/nodes/train/lr-schedule.ts';
 import { convLoraBinary, convLoraBinaryEvaluate, convLoraBinaryPredict, READER_OPTIONS, RECIPES } from './conv-lora-binary.ts';
 import { convLoraMulticlass, convLoraMulticlassEvaluate, convLoraMulticlassPredict, MULTICLASS_READER_OPTIONS, MULTICLASS_RECIPES } from './conv-lora-multiclass.ts';
 import { toySegmentation } from './toy-segmentation.ts';
+import { MULTITASK_METHODS, MULTITASK_READER_OPTIONS, MULTITASK_RECIPES, taLoraMultitask, taLoraMultitaskEvaluate, taLoraMultitaskPredict } from './ta-lora-multitask.ts';
+import { TaskSpecSchema } from '../src/nodes/sam/msam/tasks.ts';
 
 export type { PipelineEntry };
 
@@ -132,6 +134,64 @@ const entries: PipelineEntry[] = [
       })
       .strict(),
     build: (options) => toySegmentation(options),
+  },
+  {
+    name: 'ta-lora-multitask',
+    description: 'TA-LoRA + mSAM multi-task: per-task no-mask embeddings and decoders, seg / depth / normals losses weighted + orthogonality, mIoU, depth and normal errors; LoRA-STL / LoRA-HPS baselines',
+    options: z
+      .object({
+        recipe: z.enum(Object.keys(MULTITASK_RECIPES) as [keyof typeof MULTITASK_RECIPES]).optional().describe("default settings: 'paper' (the released NYUv2 script; the default with --checkpoint) or 'small' (the built-in random-weight model)"),
+        tasks: z.array(TaskSpecSchema).min(1).max(3).optional().describe('the tasks as JSON, e.g. --set tasks=\'[{"name":"seg","kind":"segmentation","channels":7},{"name":"depth","kind":"depth","channels":1}]\' (default NYUv2: seg 13, depth, normal at 1:1:4)'),
+        method: z.enum(MULTITASK_METHODS).optional().describe("'ta-lora' (default), or the baselines 'lora-stl' (one LoRA per task) and 'lora-hps' (one shared LoRA)"),
+        rank: z.number().int().min(1).optional().describe('LoRA rank of the baselines (paper 32, small 4)'),
+        tuckerRanks: z.tuple([z.number().int().min(1), z.number().int().min(1), z.number().int().min(1)]).optional().describe('TA-LoRA ranks [R1, R2, R3] (paper [32, 32, 4], small [8, 8, 4])'),
+        orthWeight: z.number().min(0).optional().describe('λ of the orthogonality regulariser (the released script: 1)'),
+        epochs: z.number().int().min(1).optional(),
+        train: z.number().int().min(1).optional().describe('synthetic data only: training images'),
+        val: z.number().int().min(0).optional().describe('synthetic data only: validation images'),
+        valEvery: z.number().int().min(1).optional(),
+        batchSize: z.number().int().min(1).optional(),
+        accumulate: z.number().int().min(1).optional(),
+        lr: z.number().positive().optional(),
+        weightDecay: z.number().min(0).optional(),
+        schedule: z.enum(LR_SCHEDULES).optional(),
+        warmupSteps: z.number().int().min(0).optional(),
+        scales: z.array(z.number().min(1).max(8)).min(1).optional().describe("MTAN RandomScaleCrop's zoom factors (default [1, 1.2, 1.5]; [1]: off)"),
+        batchedTasks: z.boolean().optional().describe('one encoder pass over the batch tiled task-major instead of one per task (same outputs)'),
+        normalize: z.boolean().optional().describe("SAM's pixel mean/std on the images (the released script skips it)"),
+        adapter: z.record(z.string(), z.unknown()).optional().describe('other adapter settings as JSON (checked by adapters/inject)'),
+        arch: z.string().optional(),
+        imageSize: z.number().int().min(16).optional(),
+        checkpoint: z.string().optional(),
+        allowPartial: z.boolean().optional(),
+        warmStart: z.string().optional().describe("a checkpoint folder of this pipeline's runs whose peft and msam weights to start from"),
+        baseline: z.string().optional().describe('a baseline run folder (e.g. a lora-stl run): validation also reports delta_m (%) against its last validation'),
+        data: z.string().optional().describe('an MTAN NYUv2 .npy folder ({train,val}/{image,label,depth,normal}/N.npy); default: synthetic scenes'),
+        labelDir: z.string().min(1).optional().describe("with data: the segmentation folder's name (MTAN Cityscapes: 'label_7')"),
+        seed: z.number().int().optional(),
+        skipUnpaired: z.boolean().optional(),
+        skipCorrupt: z.boolean().optional(),
+        limit: z.number().int().min(1).optional(),
+        splits: z.array(z.string().min(1)).min(1).optional(),
+      })
+      .strict()
+      .superRefine((o, ctx) => {
+        if (o.data && (o.train !== undefined || o.val !== undefined)) {
+          ctx.addIssue({ code: 'custom', path: [o.train !== undefined ? 'train' : 'val'], message: 'sets the size of the synthetic set; with data=DIR the folder decides the splits' });
+        }
+        const reader = MULTITASK_READER_OPTIONS.find((k) => o[k] !== undefined);
+        if (!o.data && reader) ctx.addIssue({ code: 'custom', path: [reader], message: 'applies to a data set folder; give data=DIR too' });
+        if ((o.method ?? 'ta-lora') === 'ta-lora' && o.rank !== undefined) ctx.addIssue({ code: 'custom', path: ['rank'], message: "is the baselines' LoRA rank; TA-LoRA takes tuckerRanks" });
+        if (o.method && o.method !== 'ta-lora' && (o.tuckerRanks !== undefined || o.orthWeight !== undefined)) {
+          ctx.addIssue({ code: 'custom', path: [o.tuckerRanks !== undefined ? 'tuckerRanks' : 'orthWeight'], message: `applies to TA-LoRA, not ${o.method} (give rank for its LoRA)` });
+        }
+        if (!o.checkpoint && o.allowPartial !== undefined) ctx.addIssue({ code: 'custom', path: ['allowPartial'], message: 'applies to loading checkpoint=FILE' });
+      }),
+    // The released code does no model selection (spec §7); the validation loss (the weighted task losses + λ·R_orth) picks the best checkpoint here.
+    control: { monitor: 'loss', mode: 'min', patience: 0, keep: 3 },
+    build: (options) => taLoraMultitask(options),
+    evaluate: (options, target) => taLoraMultitaskEvaluate(options, target),
+    predict: (options, target) => taLoraMultitaskPredict(options, target),
   },
 ];
 

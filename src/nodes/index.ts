@@ -32,6 +32,7 @@ export { SemanticSegMetrics } from './metrics/miou.ts';
 export { MultiTaskMetrics } from './metrics/multi-task.ts';
 export { WriteMasks } from './report/write-masks.ts';
 export { WriteClassMasks } from './report/write-class-masks.ts';
+export { WriteMultiTask } from './report/write-multitask.ts';
 export { ClassArgmax, MaskFormerInference } from './metrics/semantic-inference.ts';
 export { InjectAdapter } from './adapters/inject-node.ts';
 export { SamModelNode } from './sam/model-node.ts';

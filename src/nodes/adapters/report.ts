@@ -40,7 +40,7 @@ function adapterParameters(c: SamConfig, a: AdapterConfig): number {
   const r = a.rank;
   switch (a.method) {
     case 'lora':
-      return targetLinears(c, a).reduce((n, m) => n + r * (m.inDim + m.outDim), 0);
+      return a.tasks * targetLinears(c, a).reduce((n, m) => n + r * (m.inDim + m.outDim), 0);
     case 'conv-lora': {
       const M = a.experts;
       return targetLinears(c, a).reduce((n, m) => n + r * m.inDim + m.outDim * r + 2 * r * M + M * (9 * r * r + r), 0);

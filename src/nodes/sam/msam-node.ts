@@ -23,7 +23,7 @@ import { encodeSafetensors, openSafetensors } from './checkpoint/safetensors.ts'
 import type { SamModel } from './model.ts';
 import { createMsamHeads, disposeMsamHeads, msamHeadParameters, type MsamHeads } from './msam/decoders.ts';
 import { msamForward } from './msam/forward.ts';
-import { NYUV2_TASKS, parseTasks, TaskSpecSchema, type TaskKind } from './msam/tasks.ts';
+import { NYUV2_TASKS, parseTasks, TaskSpecSchema, type TaskKind, type TaskSpec } from './msam/tasks.ts';
 
 const MSAM_FORMAT = 'samflow-msam@1';
 
@@ -35,6 +35,7 @@ export const MsamParams = z.object({
     .describe('the tasks, in order: {name, kind, channels, loss?, weight}; default NYUv2 (13-class seg, depth, normals at 1 : 1 : 4)'),
   normalize: z.boolean().default(false).describe("SAM's pixel mean/std on the [0, 1] images (the released script skips it: ignore_preprocess)"),
   batchedTasks: z.boolean().default(false).describe('one encoder pass over the batch tiled task-major instead of one pass per task (same outputs; the released eval path)'),
+  initFrom: z.string().optional().describe("trained heads to start from: a checkpoint's <dir>/<node> path without extension (evaluation, prediction, warm start)"),
 });
 
 /** The output port of each task kind. */
@@ -46,6 +47,28 @@ interface SavedHeads {
   readonly path: string;
 }
 
+/** Reads `<path>.json` + `.safetensors` as saved by the node, checking the format and that the tasks are `tasks`. */
+async function readSavedHeads(path: string, tasks: readonly TaskSpec[], node: string): Promise<SavedHeads> {
+  let manifest: SavedHeads['manifest'];
+  try {
+    manifest = JSON.parse(await readFile(`${path}.json`, 'utf8')) as SavedHeads['manifest'];
+  } catch (error) {
+    throw new Error(`${path}.json: cannot read node '${node}''s saved heads (${error instanceof Error ? error.message : String(error)})`);
+  }
+  if (manifest.format !== MSAM_FORMAT) throw new Error(`${path}.json: format '${String(manifest.format)}' is not ${MSAM_FORMAT}`);
+  if (JSON.stringify(parseTasks(manifest.tasks, `${path}.json`)) !== JSON.stringify(tasks)) {
+    throw new Error(`${path}.json was saved with other tasks (${JSON.stringify(manifest.tasks)}) than this node's (${JSON.stringify(tasks)}); a resumed run keeps its tasks`);
+  }
+  const file = await openSafetensors(`${path}.safetensors`);
+  try {
+    const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
+    for (const [key, entry] of file.entries) tensors.set(key, { shape: entry.shape, data: await entry.read() });
+    return { manifest, tensors, path };
+  } finally {
+    await file.close();
+  }
+}
+
 export const MsamNode = defineNode({
   kind: 'sam/msam',
   description: 'multi-task mSAM: no prompts, per-task no-mask embeddings (one row per output channel) and mask decoders, encoder once per task',
@@ -54,7 +77,7 @@ export const MsamNode = defineNode({
   outputs: { seg: ClassLogits, depth: DepthBatch, normals: NormalBatch, binary: MaskLogits, orth: Loss },
   params: MsamParams,
   worker: {
-    create: (p, ctx) => {
+    create: async (p, ctx) => {
       const where = `node '${ctx.node}' param 'tasks'`;
       const tasks = parseTasks(p.tasks, where);
       const kinds = new Map<TaskKind, string>();
@@ -65,7 +88,7 @@ export const MsamNode = defineNode({
       }
       let heads: MsamHeads | undefined;
       let owner: SamModel | undefined;
-      let pending: SavedHeads | undefined;
+      let pending: SavedHeads | undefined = p.initFrom ? await readSavedHeads(p.initFrom, tasks, ctx.node) : undefined;
 
       const build = (model: SamModel): MsamHeads => {
         const trained = [...model.unfrozen.keys()].filter((k) => k.startsWith('mask_decoder.'));
@@ -119,25 +142,7 @@ export const MsamNode = defineNode({
           },
           restore: async (dir) => {
             if (heads) throw new Error(`node '${ctx.node}': cannot restore a checkpoint after its decoders were built`);
-            const path = join(dir, ctx.node);
-            let manifest: SavedHeads['manifest'];
-            try {
-              manifest = JSON.parse(await readFile(`${path}.json`, 'utf8')) as SavedHeads['manifest'];
-            } catch (error) {
-              throw new Error(`${path}.json: cannot read node '${ctx.node}''s saved heads (${error instanceof Error ? error.message : String(error)})`);
-            }
-            if (manifest.format !== MSAM_FORMAT) throw new Error(`${path}.json: format '${String(manifest.format)}' is not ${MSAM_FORMAT}`);
-            if (JSON.stringify(parseTasks(manifest.tasks, `${path}.json`)) !== JSON.stringify(tasks)) {
-              throw new Error(`${path}.json was saved with other tasks (${JSON.stringify(manifest.tasks)}) than this node's (${JSON.stringify(tasks)}); a resumed run keeps its tasks`);
-            }
-            const file = await openSafetensors(`${path}.safetensors`);
-            try {
-              const tensors = new Map<string, { shape: readonly number[]; data: Float32Array }>();
-              for (const [key, entry] of file.entries) tensors.set(key, { shape: entry.shape, data: await entry.read() });
-              pending = { manifest, tensors, path };
-            } finally {
-              await file.close();
-            }
+            pending = await readSavedHeads(join(dir, ctx.node), tasks, ctx.node);
           },
         },
         dispose: () => {

@@ -249,9 +249,9 @@ describe('sam/msam node', () => {
   });
 
   it('refuses two tasks of one kind and a model whose own decoder trains', async () => {
-    expect(() =>
+    await expect(
       MsamNode.worker.create(MsamParams.parse({ tasks: [{ name: 'a', kind: 'depth', channels: 1 }, { name: 'b', kind: 'depth', channels: 1 }] }), ctx('m')),
-    ).toThrow("node 'm' param 'tasks': tasks 'a' and 'b' are both depth, but the node has one output port per kind ('depth')");
+    ).rejects.toThrow("node 'm' param 'tasks': tasks 'a' and 'b' are both depth, but the node has one output port per kind ('depth')");
     const m = model();
     injectAdapter(m, parseAdapterConfig({ method: 'ta-lora', tasks: 3 }));
     const node = await MsamNode.worker.create(params, ctx('m'));

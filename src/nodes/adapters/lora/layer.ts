@@ -31,3 +31,23 @@ export function loraDelta(x: tf.Tensor, w: LoraWeights, scaling: number, dropout
 export function loraUpdate(w: LoraWeights, scaling: number): tf.Tensor2D {
   return tf.matMul(w.a, w.b).mul(scaling) as tf.Tensor2D;
 }
+
+/**
+ * The update of several task LoRAs over a task-major batch: the leading axis of x splits into
+ * `perGroup.length` equal contiguous groups, group g getting s·(x A_g) B_g (as TA-LoRA's groups).
+ */
+export function taskLoraDelta(x: tf.Tensor, perGroup: readonly LoraWeights[], scaling: number, dropout: number, training: boolean, seed: number): tf.Tensor {
+  if (perGroup.length === 1) return loraDelta(x, perGroup[0]!, scaling, dropout, training, seed);
+  const shape = x.shape;
+  const groups = perGroup.length;
+  if (shape[0]! % groups !== 0) throw new Error(`LoRA: a batch of ${shape[0]} cannot split into ${groups} task groups (task-major layout)`);
+  return tf.tidy(() => {
+    const inDim = shape[shape.length - 1]!;
+    let flat = x.reshape([-1, inDim]);
+    if (training && dropout > 0) flat = tf.dropout(flat, dropout, undefined, seed);
+    const rows = flat.shape[0]! / groups;
+    const h = tf.matMul(flat.reshape([groups, rows, inDim]), tf.stack(perGroup.map((w) => w.a))); // [G, rows, r]
+    const delta = tf.matMul(h, tf.stack(perGroup.map((w) => w.b))).mul(scaling); // [G, rows, out]
+    return delta.reshape([...shape.slice(0, -1), perGroup[0]!.b.shape[1]!]);
+  });
+}

@@ -13,8 +13,9 @@ import { maskDecoder } from '../mask-decoder.ts';
 import { maskTokenCount } from '../mask-tokens.ts';
 import { setActiveTasks, type SamModel } from '../model.ts';
 import { densePositionalEncoding } from '../prompt-encoder.ts';
-import { normalizeAndPad, postprocessMasks, resizedShape } from '../transforms.ts';
+import { normalizeAndPad, resizedShape } from '../transforms.ts';
 import { taskParams, type MsamHeads } from './decoders.ts';
+import { resizeBilinearHalfPixel } from './resize.ts';
 import { taskOffsets, type TaskKind } from './tasks.ts';
 
 export interface MsamOptions {
@@ -63,8 +64,11 @@ function encodePerTask(model: SamModel, input: tf.Tensor4D, taskCount: number, b
     const shared = imageEncoder(input, model.params, model.config);
     return tasks.map(() => shared);
   }
-  for (const a of model.adapters.filter(isTaLora)) {
-    if (a.taskCount !== taskCount) throw new Error(`mSAM runs ${taskCount} tasks, but the model's ta-lora adapter has ${a.taskCount} (adapters/inject 'tasks'): set both to the same count`);
+  for (const a of model.adapters) {
+    const count = isTaLora(a) ? a.taskCount : (a as { taskCount?: number }).taskCount;
+    if (a.setTasks && count !== undefined && count !== taskCount) {
+      throw new Error(`mSAM runs ${taskCount} tasks, but the model's ${a.method} adapter has ${count} (adapters/inject 'tasks'): set both to the same count`);
+    }
   }
   if (!batched) {
     return tasks.map((t) => {
@@ -95,6 +99,17 @@ export function decodeTask(model: SamModel, heads: MsamHeads, t: number, embeddi
   return tf.slice(masks, [0, 0, 0, 0], [b * channels, 1, lh, lw]).reshape([b, channels, lh, lw]) as tf.Tensor4D;
 }
 
+/**
+ * Low-resolution logits [B, C, 4g, 4g] → [B, H, W, C] (spec §2.5): bilinear up to image_size, crop
+ * to the resized input, bilinear to the label size (sam/transforms' postprocessMasks, NHWC out,
+ * with a resize whose gradient works for non-square maps).
+ */
+export function msamPostprocess(low: tf.Tensor4D, resized: readonly [number, number], original: readonly [number, number], imageSize: number): tf.Tensor4D {
+  const [b, m] = low.shape;
+  const full = resizeBilinearHalfPixel(low.transpose([0, 2, 3, 1]) as tf.Tensor4D, [imageSize, imageSize]);
+  return resizeBilinearHalfPixel(tf.slice(full, [0, 0, 0, 0], [b, resized[0], resized[1], m]), original);
+}
+
 /** Every task's head output [B, H, W, C_t] at the images' own size, in task order. */
 export function msamForward(model: SamModel, heads: MsamHeads, images: tf.Tensor4D, options: MsamOptions): tf.Tensor4D[] {
   const c = model.config;
@@ -104,7 +119,7 @@ export function msamForward(model: SamModel, heads: MsamHeads, images: tf.Tensor
   const pe = densePositionalEncoding(model.params, c);
   return heads.tasks.map((task, t) => {
     const low = decodeTask(model, heads, t, embeddings[t]!, pe);
-    const full = postprocessMasks(low, resized, [h, w], c.image_size).transpose([0, 2, 3, 1]) as tf.Tensor4D;
+    const full = msamPostprocess(low, resized, [h, w], c.image_size);
     return taskHead(task.kind, full);
   });
 }
