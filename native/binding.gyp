@@ -11,7 +11,8 @@
         "src/conv2d.cc",
         "src/depthwise.cc",
         "src/elementwise.cc",
-        "src/fused.cc"
+        "src/fused.cc",
+        "src/point_sampling.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],

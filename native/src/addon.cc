@@ -1,6 +1,7 @@
 // N-API bindings: the kernels read and write the tfjs cpu backend's Float32Arrays in place.
 #include <napi.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -8,6 +9,7 @@
 #include "conv2d.h"
 #include "depthwise.h"
 #include "elementwise.h"
+#include "point_sampling.h"
 #include "fused.h"
 #include "gemm.h"
 #include "thread_pool.h"
@@ -312,7 +314,100 @@ Napi::Value SoftmaxGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Int32Array int32s(const Napi::CallbackInfo& info, std::size_t index, const char* name, std::size_t length) {
+  if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(info.Env(), std::string(name) + ": expected an Int32Array");
+  auto a = info[index].As<Napi::Int32Array>();
+  if (a.ElementLength() != length) throw Napi::RangeError::New(info.Env(), std::string(name) + ": expected " + std::to_string(length) + " entries");
+  return a;
+}
+
+Napi::Float64Array doubles(const Napi::CallbackInfo& info, std::size_t index, const char* name, std::size_t length) {
+  if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw Napi::TypeError::New(info.Env(), std::string(name) + ": expected a Float64Array");
+  auto a = info[index].As<Napi::Float64Array>();
+  if (a.ElementLength() != length) throw Napi::RangeError::New(info.Env(), std::string(name) + ": expected " + std::to_string(length) + " entries");
+  return a;
+}
+
+// The maps must hold every neighbour: offsets[r] + h * w <= data length.
+void check_maps(const Napi::CallbackInfo& info, std::size_t data_length, const std::vector<int64_t>& offs, int h, int w) {
+  if (h < 1 || w < 1) throw Napi::RangeError::New(info.Env(), "points: h and w must be positive");
+  for (int64_t o : offs)
+    if (o < 0 || std::size_t(o) + std::size_t(h) * std::size_t(w) > data_length) throw Napi::RangeError::New(info.Env(), "points: an offset's map reads past the end");
+}
+
+// samplePoints(data, offsets, points, count, perRow, h, w, clamp, out) / scatterPoints(dx, ..., dy)
+template <bool Scatter>
+Napi::Value Points(const Napi::CallbackInfo& info) {
+  auto data = floats(info, 0, "data");
+  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    throw Napi::TypeError::New(info.Env(), "offsets: expected a Float64Array");
+  const std::size_t rows = info[1].As<Napi::Float64Array>().ElementLength();
+  auto offs = offsets(info, 1, "offsets", int(rows));
+  const std::size_t count = integer(info, 3, "count");
+  const bool per_row = info[4].ToBoolean().Value();
+  const int h = integer(info, 5, "h"), w = integer(info, 6, "w");
+  const bool clamp = info[7].ToBoolean().Value();
+  auto points = floats(info, 2, "points", 2 * count * (per_row ? rows : 1));
+  auto rows_data = floats(info, 8, Scatter ? "dy" : "out", rows * count);
+  check_maps(info, data.ElementLength(), offs, h, w);
+  if (Scatter) samflow::scatter_points(data.Data(), offs.data(), rows, points.Data(), count, per_row, h, w, clamp, rows_data.Data());
+  else samflow::sample_points(data.Data(), offs.data(), rows, points.Data(), count, per_row, h, w, clamp, rows_data.Data());
+  return info.Env().Undefined();
+}
+
+// sampleClassMasks(labels, h, w, points, clamp, slot, out)
+Napi::Value SampleClassMasks(const Napi::CallbackInfo& info) {
+  const int h = integer(info, 1, "h"), w = integer(info, 2, "w");
+  auto labels = int32s(info, 0, "labels", std::size_t(h) * std::size_t(w));
+  auto points = floats(info, 3, "points");
+  const std::size_t count = points.ElementLength() / 2;
+  if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    throw Napi::TypeError::New(info.Env(), "slot: expected an Int32Array");
+  auto slot = info[5].As<Napi::Int32Array>();
+  int32_t top = -1;
+  for (std::size_t i = 0; i < slot.ElementLength(); i++) top = std::max(top, slot[i]);
+  auto out = floats(info, 6, "out", std::size_t(top + 1) * count);
+  samflow::sample_class_masks(labels.Data(), h, w, points.Data(), count, info[4].ToBoolean().Value(), slot.Data(), slot.ElementLength(), out.Data());
+  return info.Env().Undefined();
+}
+
+// mulberry32Fill(state, out)
+Napi::Value Mulberry32Fill(const Napi::CallbackInfo& info) {
+  if (!info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array || info[0].As<Napi::Uint32Array>().ElementLength() != 1)
+    throw Napi::TypeError::New(info.Env(), "state: expected a Uint32Array of one entry");
+  auto out = floats(info, 1, "out");
+  samflow::mulberry32_fill(info[0].As<Napi::Uint32Array>().Data(), out.Data(), out.ElementLength());
+  return info.Env().Undefined();
+}
+
+// softplusSigmoid(x, rows, cols, prob, softplusSum, probSum)
+Napi::Value SoftplusSigmoid(const Napi::CallbackInfo& info) {
+  const std::size_t rows = integer(info, 1, "rows"), cols = integer(info, 2, "cols");
+  auto x = floats(info, 0, "x", rows * cols);
+  auto prob = floats(info, 3, "prob", rows * cols);
+  auto sp = doubles(info, 4, "softplusSum", rows);
+  auto ps = doubles(info, 5, "probSum", rows);
+  samflow::softplus_sigmoid(x.Data(), rows, cols, prob.Data(), sp.Data(), ps.Data());
+  return info.Env().Undefined();
+}
+
+// kthSmallestAbs(values, k)
+Napi::Value KthSmallestAbs(const Napi::CallbackInfo& info) {
+  auto values = floats(info, 0, "values");
+  const std::size_t k = integer(info, 1, "k");
+  if (k >= values.ElementLength()) throw Napi::RangeError::New(info.Env(), "kthSmallestAbs: k is past the end");
+  return Napi::Number::New(info.Env(), samflow::kth_smallest_abs(values.Data(), values.ElementLength(), k));
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("samplePoints", Napi::Function::New(env, Points<false>));
+  exports.Set("scatterPoints", Napi::Function::New(env, Points<true>));
+  exports.Set("sampleClassMasks", Napi::Function::New(env, SampleClassMasks));
+  exports.Set("mulberry32Fill", Napi::Function::New(env, Mulberry32Fill));
+  exports.Set("softplusSigmoid", Napi::Function::New(env, SoftplusSigmoid));
+  exports.Set("kthSmallestAbs", Napi::Function::New(env, KthSmallestAbs));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setGemm", Napi::Function::New(env, SetGemm));
   exports.Set("batchMatMul", Napi::Function::New(env, BatchMatMul));

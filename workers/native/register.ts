@@ -12,6 +12,7 @@ import { fusedKernels } from './kernels/fused.ts';
 import { NativeBackend } from './native-backend.ts';
 import { markedKernel } from '../progress-marker.ts';
 import { registerFusedGradients } from '../../src/nodes/tensor/fused.ts';
+import { usePointSamplingKernels, type PointSamplingKernels } from '../../src/nodes/losses/point-sampling.ts';
 
 export const NATIVE_BACKEND = 'native';
 
@@ -40,4 +41,18 @@ export function registerNativeBackend(addon: NativeAddon): void {
   }
   for (const [kernelName, kernelFunc] of Object.entries(own)) tf.registerKernel({ kernelName, backendName: NATIVE_BACKEND, kernelFunc: markedKernel(kernelName, kernelFunc) });
   registerFusedGradients();
+  usePointSamplingKernels(pointSamplingKernelsOf(addon));
+}
+
+/** The set loss's point-sampling loops in C++ (the JS ones stay for the other backends). */
+export function pointSamplingKernelsOf(addon: NativeAddon): PointSamplingKernels {
+  return {
+    samplePoints: addon.samplePoints,
+    scatterPoints: addon.scatterPoints,
+    sampleClassMasks: addon.sampleClassMasks,
+    softplusSigmoid: addon.softplusSigmoid,
+    kthSmallestAbs: addon.kthSmallestAbs,
+    mulberry32Fill: addon.mulberry32Fill,
+  };
+
 }

@@ -40,11 +40,11 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
 import { LabelBatch, Loss, MaskTokenLogits, TokenClassLogits } from '../ports.ts';
-import { mixSeed, mulberry32 } from '../random.ts';
+import { mixSeed } from '../random.ts';
 import { linearSumAssignment } from './hungarian.ts';
 import { bceWithLogits, zeroLoss } from './elementwise.ts';
 import { diceLossRows } from './dice-loss.ts';
-import { bilinearTaps, gatherTaps, pixelCentres, randomPoints, sampleClassMasks, sampleMaps, uncertainPoints, type Taps } from './point-sampling.ts';
+import { gatherPoints, pixelCentres, pointSamplingKernels, randomPoints, sampleClassMasks, sampleMaps, seededUniforms, uncertainPoints, uniformsFrom, type UniformSource } from './point-sampling.ts';
 
 export interface SetLossOptions {
   readonly costClass?: number;
@@ -77,17 +77,15 @@ interface Sampling {
 /** The ground-truth classes present in each image of a [N, H, W, 1] label batch (ascending); ids outside [0, K) must be the ignore id. */
 export function presentClasses(labels: ArrayLike<number>, n: number, pixels: number, numClasses: number, ignoreIndex: number): number[][] {
   const out: number[][] = [];
+  const seen = new Uint8Array(numClasses);
   for (let b = 0; b < n; b++) {
-    const present = new Set<number>();
+    seen.fill(0);
     for (let p = b * pixels; p < (b + 1) * pixels; p++) {
       const id = labels[p]!;
-      if (id === ignoreIndex) continue;
-      if (!Number.isInteger(id) || id < 0 || id >= numClasses) {
-        throw new Error(`setLoss: label ${id} in image ${b} is outside [0, ${numClasses}) and is not the ignore index ${ignoreIndex}`);
-      }
-      present.add(id);
+      if (id >= 0 && id < numClasses) seen[id] = 1;
+      else if (id !== ignoreIndex) throw new Error(`setLoss: label ${id} in image ${b} is outside [0, ${numClasses}) and is not the ignore index ${ignoreIndex}`);
     }
-    out.push([...present].sort((a, c) => a - c));
+    out.push(Array.from(seen.keys()).filter((k) => seen[k]));
   }
   return out;
 }
@@ -104,20 +102,7 @@ export function matchingCost(pred: Float32Array, target: Float32Array, classProb
   both.set(pred);
   const softplusSum = new Float64Array(queries);
   const probSum = new Float64Array(queries);
-  for (let q = 0; q < queries; q++) {
-    let sp = 0;
-    let ps = 0;
-    for (let i = q * points; i < (q + 1) * points; i++) {
-      const x = pred[i]!;
-      const e = Math.exp(-Math.abs(x));
-      sp += Math.max(x, 0) + Math.log1p(e);
-      const prob = x >= 0 ? 1 / (1 + e) : e / (1 + e);
-      both[pred.length + i] = prob;
-      ps += prob;
-    }
-    softplusSum[q] = sp;
-    probSum[q] = ps;
-  }
+  pointSamplingKernels().softplusSigmoid(pred, queries, points, both.subarray(pred.length), softplusSum, probSum);
   const targetSum = new Float64Array(targets);
   for (let j = 0; j < targets; j++) for (let p = 0; p < points; p++) targetSum[j]! += target[j * points + p]!;
   const products = tf.tidy(() => tf.matMul(tf.tensor2d(both, [2 * queries, points]), tf.tensor2d(target, [targets, points]), false, true).dataSync());
@@ -165,27 +150,24 @@ interface Shapes {
   readonly numLabels: number;
 }
 
-/** Where one image's masks are scored: taps on the logits and on the labels. */
-function tapsFor(points: Float32Array, s: Shapes, edges: 'zeros' | 'clamp'): { pred: Taps; label: Taps } {
-  return { pred: bilinearTaps(points, s.h, s.w, edges), label: bilinearTaps(points, s.labelH, s.labelW, edges) };
-}
-
 /** Hungarian matching of every image's tokens to its ground-truth classes (no gradient). */
-function matchTokens(masks: ArrayLike<number>, classes: ArrayLike<number>, labels: ArrayLike<number>, present: readonly number[][], s: Shapes, sampling: Sampling, random: () => number, costs: { costClass: number; costMask: number; costDice: number }): SetMatch {
+function matchTokens(masks: Float32Array, classes: ArrayLike<number>, labels: Int32Array, present: readonly number[][], s: Shapes, sampling: Sampling, uniforms: UniformSource, costs: { costClass: number; costMask: number; costDice: number }): SetMatch {
   const out: SetMatch = { queries: [], classes: [] };
   const probs = softmaxRows(classes, s.n * s.q, s.numLabels);
-  const all = sampling.points === 0 ? tapsFor(pixelCentres(s.labelH, s.labelW), s, 'clamp') : undefined;
+  const all = sampling.points === 0;
+  const centres = all ? pixelCentres(s.labelH, s.labelW) : undefined;
+  const pixels = s.labelH * s.labelW;
   for (let b = 0; b < s.n; b++) {
     const targets = present[b]!;
-    const taps = all ?? tapsFor(randomPoints(sampling.points, random), s, 'zeros');
+    const points = centres ?? randomPoints(sampling.points, uniforms);
     if (!targets.length) {
       out.queries.push([]);
       out.classes.push([]);
       continue;
     }
     const offsets = Array.from({ length: s.q }, (_, i) => (b * s.q + i) * s.h * s.w);
-    const pred = sampleMaps(masks, offsets, taps.pred);
-    const target = sampleClassMasks(labels, b * s.labelH * s.labelW, targets, taps.label);
+    const pred = sampleMaps(masks, offsets, points, { h: s.h, w: s.w, clamp: all });
+    const target = sampleClassMasks(labels.subarray(b * pixels, (b + 1) * pixels), { h: s.labelH, w: s.labelW, clamp: all }, targets, points);
     const classProb = new Float32Array(s.q * targets.length);
     for (let i = 0; i < s.q; i++) targets.forEach((c, j) => (classProb[i * targets.length + j] = probs[(b * s.q + i) * s.numLabels + c]!));
     const { rows, cols } = linearSumAssignment(matchingCost(pred, target, classProb, s.q, targets.length, costs));
@@ -209,12 +191,12 @@ export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, label
   const s: Shapes = { n, q, h, w, labelH, labelW, numLabels };
   const sampling: Sampling = { points: options.points ?? 12544, oversample: options.oversample ?? 3, importance: options.importance ?? 0.75 };
   if (!Number.isInteger(sampling.points) || sampling.points < 0) throw new Error(`setLoss: points must be a whole number ≥ 0 (0: every pixel), got ${sampling.points}`);
-  const random = options.random ?? mulberry32(options.seed ?? 0);
-  const labelIds = labels.dataSync();
+  const uniforms = options.random ? uniformsFrom(options.random) : seededUniforms(options.seed ?? 0);
+  const labelIds = Int32Array.from(labels.dataSync());
   const present = presentClasses(labelIds, n, labelH * labelW, numClasses, options.ignoreIndex ?? -1);
-  const masks = maskLogits.dataSync();
+  const masks = maskLogits.dataSync() as Float32Array;
   const costs = { costClass: options.costClass ?? 1, costMask: options.costMask ?? 5, costDice: options.costDice ?? 5 };
-  const match = matchTokens(masks, classLogits.dataSync(), labelIds, present, s, sampling, random, costs);
+  const match = matchTokens(masks, classLogits.dataSync(), labelIds, present, s, sampling, uniforms, costs);
   const weights = { ce: options.weights?.ce ?? 1, mask: options.weights?.mask ?? 1, dice: options.weights?.dice ?? 1 };
   const noObject = options.noObjectWeight ?? 0.1;
 
@@ -224,18 +206,20 @@ export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, label
   const numMasks = Math.max(present.reduce((sum, t) => sum + t.length, 0), 1);
 
   // Each matched pair's points, drawn in token order (the documented order of `random`).
-  const all = sampling.points === 0 ? tapsFor(pixelCentres(labelH, labelW), s, 'clamp') : undefined;
   const offsets: number[] = [];
-  const predTaps: Taps[] = [];
-  const truths: Float32Array[] = [];
-  match.queries.forEach((qs, b) => {
-    qs.forEach((qi, j) => {
-      const offset = (b * q + qi) * h * w;
-      const taps = all ?? tapsFor(uncertainPoints(masks, offset, h, w, sampling, random), s, 'zeros');
-      offsets.push(offset);
-      predTaps.push(taps.pred);
-      truths.push(sampleClassMasks(labelIds, b * labelH * labelW, [match.classes[b]![j]!], taps.label));
-    });
+  const pairs: { b: number; cls: number }[] = [];
+  match.queries.forEach((qs, b) => qs.forEach((qi, j) => (offsets.push((b * q + qi) * h * w), pairs.push({ b, cls: match.classes[b]![j]! }))));
+  const all = sampling.points === 0;
+  const count = all ? labelH * labelW : sampling.points;
+  const shared = all ? pixelCentres(labelH, labelW) : undefined;
+  const points = shared ?? new Float32Array(2 * count * offsets.length);
+  if (!shared) offsets.forEach((offset, m) => points.set(uncertainPoints(masks, offset, h, w, sampling, uniforms), 2 * count * m));
+  const labelGrid = { h: labelH, w: labelW, clamp: all };
+  const truthData = new Float32Array(offsets.length * count);
+  const pixels = labelH * labelW;
+  pairs.forEach(({ b, cls }, m) => {
+    const at = shared ?? points.subarray(2 * count * m, 2 * count * (m + 1));
+    truthData.set(sampleClassMasks(labelIds.subarray(b * pixels, (b + 1) * pixels), labelGrid, [cls], at), m * count);
   });
 
   return tf.tidy(() => {
@@ -245,11 +229,8 @@ export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, label
     const ce = tf.div(tf.sum(tf.mul(nll, tf.tensor1d(ceWeight))), wsum);
     let total = tf.mul(ce, weights.ce);
     if (offsets.length > 0) {
-      const points = predTaps[0]!.points;
-      const picked = gatherTaps(tf.reshape(maskLogits, [-1]) as tf.Tensor1D, offsets, predTaps);
-      const truthData = new Float32Array(offsets.length * points);
-      truths.forEach((t, m) => truthData.set(t, m * points));
-      const truth = tf.tensor2d(truthData, [offsets.length, points]);
+      const picked = gatherPoints(tf.reshape(maskLogits, [-1]) as tf.Tensor1D, offsets, points, { h, w, clamp: all }, !shared);
+      const truth = tf.tensor2d(truthData, [offsets.length, count]);
       const maskLoss = tf.div(tf.sum(tf.mean(bceWithLogits(picked, truth), 1)), numMasks);
       const diceLoss = tf.div(tf.sum(diceLossRows(picked, truth)), numMasks);
       total = tf.add(total, tf.add(tf.mul(maskLoss, weights.mask), tf.mul(diceLoss, weights.dice)));

@@ -7,7 +7,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { setLoss } from '../../../src/nodes/losses/set-loss.ts';
-import { bilinearTaps, gatherTaps, sampleClassMasks, sampleMaps, uncertainPoints } from '../../../src/nodes/losses/point-sampling.ts';
+import { gatherPoints, sampleClassMasks, sampleMaps, seededUniforms, uncertainPoints } from '../../../src/nodes/losses/point-sampling.ts';
+import { mulberry32 } from '../../../src/nodes/random.ts';
 import { npyFixtures } from '../../fixtures/tensors.ts';
 import { BACKENDS, expectGradClose, useBackend } from './reference.ts';
 
@@ -22,33 +23,37 @@ function streamOf(name: string): () => number {
   };
 }
 
-describe('bilinear taps', () => {
-  it('place points as grid_sample(align_corners=False) does, zero outside or clamped', () => {
+describe('bilinear point sampling', () => {
+  it('places points as grid_sample(align_corners=False) does, zero outside or clamped', () => {
     // A 2×2 map [[1, 2], [3, 4]]: its pixel centres are at 0.25 and 0.75.
-    const map = [1, 2, 3, 4];
-    const at = (x: number, y: number, edges: 'zeros' | 'clamp') => sampleMaps(map, [0], bilinearTaps(Float32Array.of(x, y), 2, 2, edges))[0]!;
-    expect(at(0.25, 0.25, 'zeros')).toBeCloseTo(1, 6);
-    expect(at(0.75, 0.75, 'zeros')).toBeCloseTo(4, 6);
-    expect(at(0.5, 0.5, 'zeros')).toBeCloseTo(2.5, 6);
-    expect(at(0.5, 0.25, 'zeros')).toBeCloseTo(1.5, 6);
+    const map = Float32Array.of(1, 2, 3, 4);
+    const at = (x: number, y: number, clamp: boolean) => sampleMaps(map, [0], Float32Array.of(x, y), { h: 2, w: 2, clamp })[0]!;
+    expect(at(0.25, 0.25, false)).toBeCloseTo(1, 6);
+    expect(at(0.75, 0.75, false)).toBeCloseTo(4, 6);
+    expect(at(0.5, 0.5, false)).toBeCloseTo(2.5, 6);
+    expect(at(0.5, 0.25, false)).toBeCloseTo(1.5, 6);
     // x = 0: pixel coordinate −0.5, half of the footprint outside
-    expect(at(0, 0.25, 'zeros')).toBeCloseTo(0.5, 6);
-    expect(at(0, 0.25, 'clamp')).toBeCloseTo(1, 6);
-    expect(at(1, 1, 'zeros')).toBeCloseTo(1, 6); // a quarter of pixel 4
-    expect(at(1, 1, 'clamp')).toBeCloseTo(4, 6);
+    expect(at(0, 0.25, false)).toBeCloseTo(0.5, 6);
+    expect(at(0, 0.25, true)).toBeCloseTo(1, 6);
+    expect(at(1, 1, false)).toBeCloseTo(1, 6); // a quarter of pixel 4
+    expect(at(1, 1, true)).toBeCloseTo(4, 6);
   });
 
-  it('sample class masks as the fraction of the footprint, and pick the least certain points', () => {
-    const labels = [0, 1, 1, -1];
-    const taps = bilinearTaps(Float32Array.of(0.5, 0.5, 0.25, 0.75), 2, 2, 'zeros');
-    expect([...sampleClassMasks(labels, 0, [0, 1], taps)]).toEqual([0.25, 0, 0.5, 1]);
+  it('samples class masks as the fraction of the footprint, and picks the least certain points', () => {
+    const labels = Int32Array.of(0, 1, 1, -1);
+    expect([...sampleClassMasks(labels, { h: 2, w: 2, clamp: false }, [0, 1], Float32Array.of(0.5, 0.5, 0.25, 0.75))]).toEqual([0.25, 0, 0.5, 1]);
     // a map whose |logit| grows left to right: importance sampling keeps the left points
     const logits = Float32Array.from({ length: 16 * 16 }, (_, i) => (i % 16) - 0.5 + 0.01);
-    let s = 1;
-    const random = () => ((s = (s * 16807) % 2147483647) / 2147483647);
-    const pts = uncertainPoints(logits, 0, 16, 16, { points: 40, oversample: 3, importance: 0.75 }, random);
+    const pts = uncertainPoints(logits, 0, 16, 16, { points: 40, oversample: 3, importance: 0.75 }, seededUniforms(1));
     const xs = Array.from({ length: 40 }, (_, i) => pts[2 * i]!);
     expect(Math.max(...xs.slice(0, 30))).toBeLessThan(0.35);
+  });
+
+  it('draws the same stream as src/nodes/random.ts', () => {
+    const expected = mulberry32(77);
+    const out = new Float32Array(5);
+    seededUniforms(77).fill(out);
+    expect([...out]).toEqual([0, 1, 2, 3, 4].map(() => Math.fround(expected())));
   });
 });
 
@@ -84,7 +89,7 @@ describe.each(BACKENDS)('point-sampled set loss on %s', (backend) => {
     const other = setLoss(masks, classes, labels, { seed: 6, points: 50 });
     expect(a.dataSync()[0]).toBe(b.dataSync()[0]);
     expect(other.dataSync()[0]).not.toBe(a.dataSync()[0]);
-    expect(() => gatherTaps(tf.zeros([4]) as tf.Tensor1D, [0, 1], [bilinearTaps(Float32Array.of(0.5, 0.5), 2, 2, 'zeros')])).toThrow('gatherTaps: 2 offsets for 1 tap sets');
+    expect(() => gatherPoints(tf.zeros([4]) as tf.Tensor1D, [0, 1, 2], Float32Array.of(0.5, 0.5, 0.2, 0.2), { h: 2, w: 2, clamp: false }, true)).toThrow('gatherPoints: 2 points do not split into 3 rows');
     expect(() => setLoss(masks, classes, labels, { points: -1 })).toThrow('setLoss: points must be a whole number ≥ 0 (0: every pixel), got -1');
     tf.dispose([masks, classes, labels, a, b, other]);
   });
