@@ -20,7 +20,6 @@ import { adapterParams, taLoraMultitask, taLoraMultitaskSyntheticScore } from '.
 import { tempDir, writeNyu } from '../fixtures/datasets.ts';
 import { TINY_SAM } from '../fixtures/sam-configs.ts';
 import { maxAbsDiff, useBackend } from '../fixtures/tensors.ts';
-import { resizeBilinearHalfPixel } from '../../src/nodes/sam/msam/resize.ts';
 
 const finalMetrics = (events: readonly RunEvent[], split: string) => {
   const out: Record<string, number> = {};
@@ -196,28 +195,4 @@ describe('ta-lora-multitask on an MTAN NYUv2-layout folder', () => {
     for (const [k, v] of a) expect(Math.max(...v.map((x, i) => Math.abs(x - b.get(k)![i]!))), k).toBeLessThan(1e-5);
     expect(existsSync(join(runs.ta, 'report.html'))).toBe(true);
   }, 120_000);
-});
-
-describe("mSAM's bilinear resize", () => {
-  beforeAll(async () => {
-    await useBackend('cpu');
-  });
-
-  it('matches tfjs forward and has the gradient of the linear map (finite differences), for non-square maps', () => {
-    for (const [ih, iw, oh, ow] of [[6, 8, 3, 4], [24, 32, 9, 12], [5, 7, 11, 3]] as const) {
-      const x = tf.randomNormal([2, ih, iw, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
-      const w = tf.randomNormal([2, oh, ow, 3], 0, 1, 'float32', 2);
-      const f = (a: tf.Tensor) => tf.sum(tf.mul(resizeBilinearHalfPixel(a as tf.Tensor4D, [oh, ow]), w));
-      expect(maxAbsDiff(resizeBilinearHalfPixel(x, [oh, ow]), tf.image.resizeBilinear(x, [oh, ow], false, true))).toBe(0);
-      const g = tf.grad(f)(x).dataSync();
-      const xd = x.dataSync();
-      for (let i = 0; i < xd.length; i += 11) {
-        const [p, m] = [xd.slice(), xd.slice()];
-        p[i]! += 1e-2;
-        m[i]! -= 1e-2;
-        const fd = (f(tf.tensor4d(p, x.shape)).dataSync()[0]! - f(tf.tensor4d(m, x.shape)).dataSync()[0]!) / 2e-2;
-        expect(Math.abs(fd - g[i]!), `${[ih, iw, oh, ow]} element ${i}`).toBeLessThan(1e-3);
-      }
-    }
-  });
 });

@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
 import { ImageBatch, Loss, MaskLogits, MaskProbs, SamModelPort } from '../ports.ts';
+import { resizeBilinearHalfPixel } from '../tensor/resize-bilinear.ts';
 import { AdapterSteps } from './adapter-steps.ts';
 import { classHeadClasses } from './class-head.ts';
 import { imageEncoder } from './image-encoder.ts';
@@ -52,7 +53,8 @@ export const SamSemantic = defineNode({
           const decoded = maskDecoder(embeddings, densePositionalEncoding(model.params, c), sparse, dense, model.params, c, p.maskTokens);
           const [, , lh, lw] = decoded.masks.shape;
           const lowRes = tf.slice(decoded.masks, [0, 0, 0, 0], [b, 1, lh, lw]).reshape([b, lh, lw, 1]) as tf.Tensor4D;
-          const logits = tf.image.resizeBilinear(lowRes, [h, w], false, true);
+          // tfjs's own gradient of this resize is wrong (tensor/resize-bilinear.ts).
+          const logits = resizeBilinearHalfPixel(lowRes, [h, w]);
           const aux = steps.end(model, step);
           return { logits, probs: tf.sigmoid(logits) as tf.Tensor4D, aux };
         },

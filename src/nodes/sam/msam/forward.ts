@@ -15,7 +15,7 @@ import { setActiveTasks, type SamModel } from '../model.ts';
 import { densePositionalEncoding } from '../prompt-encoder.ts';
 import { normalizeAndPad, resizedShape } from '../transforms.ts';
 import { taskParams, type MsamHeads } from './decoders.ts';
-import { resizeBilinearHalfPixel } from './resize.ts';
+import { resizeBilinearHalfPixel } from '../../tensor/resize-bilinear.ts';
 import { taskOffsets, type TaskKind } from './tasks.ts';
 
 export interface MsamOptions {

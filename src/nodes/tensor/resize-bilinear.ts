@@ -2,7 +2,8 @@
  * Bilinear resize with half-pixel centres (PyTorch's align_corners = False) whose gradient is
  * right on every backend. tfjs-backend-cpu's ResizeBilinearGrad (4.22) ignores halfPixelCenters
  * (it differentiates the corner-aligned-origin resize instead) and labels its result [B, W, H, C],
- * so a non-square map, such as mSAM's crop to NYUv2's 288×384 input, fails its shape check. The
+ * so a non-square map, such as mSAM's crop to NYUv2's 288×384 input, fails its shape check, and
+ * a square one (Conv-LoRA's 256² masks to 1024²) gets a wrong gradient. The
  * forward pass is tfjs's own; the backward pass applies the transposed interpolation matrices,
  * dx = R_hᵀ · dy · R_w per channel, which is exact because the resize is linear.
  */
