@@ -80,4 +80,14 @@ describe('conv-lora-multiclass', () => {
     expect(await samflow('train', 'conv-lora-multiclass', '--data', camvid, '--out', join(dir, 'run2'))).toBe(1);
     expect(cli.err).toContain("bad option 'classes': give the number of classes of the data set (e.g. CamVid 11 with ignoreLabel 11");
   }, 180_000);
+
+  it.each(['lora', 'decoder-only', 'bitfit', 'adapter', 'ssf', 'vpt', 'sam-adapter', 'lst', 'full'])('runs with method %s in place of Conv-LoRA', async (method) => {
+    const dir = tempDir(`samflow-multiclass-${method}-`);
+    writeFileSync(join(dir, 'tiny.json'), JSON.stringify(TINY_SAM));
+    const started = await train({ pipeline: 'conv-lora-multiclass', options: { arch: join(dir, 'tiny.json'), method, train: 4, val: 2, epochs: 1 }, out: join(dir, 'run') });
+    const events = await lastValueFrom(started.events.pipe(toArray()));
+    expect(events.at(-1)).toMatchObject({ type: 'finished' });
+    expect(metric(events, 'miou', 'val')).toHaveLength(1);
+    expect(metric(events, 'grad_norm', 'train').at(-1)!.value).toBeGreaterThan(0);
+  }, 60_000);
 });
