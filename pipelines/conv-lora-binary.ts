@@ -30,6 +30,7 @@ import { StructureLoss } from '../src/nodes/losses/structure-loss.ts';
 import { WeightedSum } from '../src/nodes/losses/weighted-sum.ts';
 import type { BinaryMetricName } from '../src/nodes/metrics/binary-metrics.ts';
 import { BinaryMetrics } from '../src/nodes/metrics/binary-set.ts';
+import { Gallery } from '../src/nodes/report/gallery.ts';
 import { WriteMasks } from '../src/nodes/report/write-masks.ts';
 import { resolveSamConfig, SAM_PRESETS, samConfigFromArg, type SamConfig } from '../src/nodes/sam/config.ts';
 import { SamModelNode } from '../src/nodes/sam/model-node.ts';
@@ -177,27 +178,32 @@ export function convLoraBinary(options: ConvLoraBinaryOptions = {}): Graph {
   const seg = addModel(g, options, arch, batch.out.images, options.warmStart);
   const structure = g.add('structure', StructureLoss, { inputs: { logits: seg.out.logits, masks: batch.out.masks } });
   const total = g.add('loss', WeightedSum, { inputs: { loss0: structure.out.loss, moe: seg.out.aux } });
-  const schedule = options.schedule ?? recipe.schedule;
-  const totalSteps = Math.floor((Math.ceil(trainItems(options) / batchSize) * epochs) / accumulate);
-  g.add('optimizer', Adam, {
-    params: {
-      lr: options.lr ?? recipe.lr,
-      weightDecay: 1e-4,
-      clipNorm: 1,
-      accumulate,
-      // A loss 100× its running median for 20 items in a row has diverged (see divergence-guard.ts).
-      divergeFactor: 100,
-      schedule,
-      warmupSteps: options.warmupSteps ?? 0,
-      ...(schedule !== 'constant' ? { totalSteps } : {}),
-    },
-    inputs: { loss: total.out.loss },
-  });
+  addRecipeOptimizer(g, total.out.loss, { lr: options.lr ?? recipe.lr, schedule: options.schedule ?? recipe.schedule, warmupSteps: options.warmupSteps ?? 0, accumulate, items: trainItems(options), batchSize, epochs });
   g.add('metrics', BinaryMetrics, {
     params: { metrics: ['iou', 'dice', 'sm', 'mae'] },
     inputs: { probs: seg.out.probs, masks: batch.out.masks, ...(reader ? { originals: batch.out.originals, infos: batch.out.infos } : {}) },
   });
+  // The report's pictures: the first validation images of each epoch, as the metrics scored them.
+  g.add('gallery', Gallery, { inputs: { images: batch.out.images, masks: batch.out.masks, probs: seg.out.probs, ...(reader ? { infos: batch.out.infos } : {}) } });
   return g.build();
+}
+
+/**
+ * The recipe's AdamW (spec §3): weight decay 1e-4 (not on biases and norms), clip 1, the lr
+ * schedule stepped per update over max steps = batches per epoch × epochs / accumulation, as
+ * the recipe computes it; a loss 100× its running median for 20 items in a row has diverged
+ * (see divergence-guard.ts).
+ */
+export function addRecipeOptimizer(
+  g: GraphBuilder,
+  loss: NodeHandle<typeof WeightedSum.outputs>['out']['loss'],
+  o: { lr: number; schedule: LrSchedule['schedule']; warmupSteps: number; accumulate: number; items: number; batchSize: number; epochs: number },
+): void {
+  const totalSteps = Math.floor((Math.ceil(o.items / o.batchSize) * o.epochs) / o.accumulate);
+  g.add('optimizer', Adam, {
+    params: { lr: o.lr, weightDecay: 1e-4, clipNorm: 1, accumulate: o.accumulate, divergeFactor: 100, schedule: o.schedule, warmupSteps: o.warmupSteps, ...(o.schedule !== 'constant' ? { totalSteps } : {}) },
+    inputs: { loss },
+  });
 }
 
 /** SAM (base weights) → the PEFT method (fresh, or the weights at `adapter`) → the promptless binary forward. */

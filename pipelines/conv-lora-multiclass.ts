@@ -27,13 +27,13 @@ import { SetLoss } from '../src/nodes/losses/set-loss.ts';
 import { WeightedSum } from '../src/nodes/losses/weighted-sum.ts';
 import { SemanticSegMetrics } from '../src/nodes/metrics/miou.ts';
 import { MaskFormerInference } from '../src/nodes/metrics/semantic-inference.ts';
+import { ClassGallery } from '../src/nodes/report/class-gallery.ts';
 import { WriteClassMasks } from '../src/nodes/report/write-class-masks.ts';
 import type { SamConfig } from '../src/nodes/sam/config.ts';
 import { SamModelNode } from '../src/nodes/sam/model-node.ts';
 import { SamMulticlass } from '../src/nodes/sam/multiclass-node.ts';
-import { Adam } from '../src/nodes/train/adam.ts';
 import type { LrSchedule } from '../src/nodes/train/lr-schedule.ts';
-import { evaluationSplit, requireCheckpointFile, resolvedArch } from './conv-lora-binary.ts';
+import { addRecipeOptimizer, evaluationSplit, requireCheckpointFile, resolvedArch } from './conv-lora-binary.ts';
 
 /**
  * With real weights, the spec's recipe (Trans10K: 30 epochs, lr 1e-4 decaying linearly, micro-batch
@@ -166,23 +166,11 @@ export function convLoraMulticlass(options: ConvLoraMulticlassOptions = {}): Gra
   const seg = addModel(g, options, arch, batch.out.images, options.warmStart);
   const set = g.add('set-loss', SetLoss, { params: { points: options.points ?? recipe.points }, inputs: { masks: seg.out.masks, classes: seg.out.classes, labels: batch.out.labels } });
   const total = g.add('loss', WeightedSum, { inputs: { loss0: set.out.loss, moe: seg.out.aux } });
-  const schedule = options.schedule ?? recipe.schedule;
-  const totalSteps = Math.floor((Math.ceil(trainItems(options) / batchSize) * epochs) / accumulate);
-  g.add('optimizer', Adam, {
-    params: {
-      lr: options.lr ?? recipe.lr,
-      weightDecay: 1e-4,
-      clipNorm: 1,
-      accumulate,
-      divergeFactor: 100,
-      schedule,
-      warmupSteps: options.warmupSteps ?? 0,
-      ...(schedule !== 'constant' ? { totalSteps } : {}),
-    },
-    inputs: { loss: total.out.loss },
-  });
+  addRecipeOptimizer(g, total.out.loss, { lr: options.lr ?? recipe.lr, schedule: options.schedule ?? recipe.schedule, warmupSteps: options.warmupSteps ?? 0, accumulate, items: trainItems(options), batchSize, epochs });
   const infer = g.add('infer', MaskFormerInference, { params: { size }, inputs: { masks: seg.out.masks, classes: seg.out.classes } });
   addMetrics(g, classes, infer.out.labels, batch.out.labels);
+  // The report's pictures: the first validation images of each epoch with their class maps.
+  g.add('gallery', ClassGallery, { params: { classes }, inputs: { images: batch.out.images, labels: batch.out.labels, pred: infer.out.labels } });
   return g.build();
 }
 

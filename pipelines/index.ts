@@ -8,6 +8,7 @@ import { ADAPTER_METHODS } from '../src/nodes/adapters/config.ts';
 import { LR_SCHEDULES } from '../src/nodes/train/lr-schedule.ts';
 import { convLoraBinary, convLoraBinaryEvaluate, convLoraBinaryPredict, READER_OPTIONS, RECIPES } from './conv-lora-binary.ts';
 import { convLoraMulticlass, convLoraMulticlassEvaluate, convLoraMulticlassPredict, MULTICLASS_READER_OPTIONS, MULTICLASS_RECIPES } from './conv-lora-multiclass.ts';
+import { refuseIdleOptions, SAM_RUN_OPTIONS } from './sam-run-options.ts';
 import { toySegmentation } from './toy-segmentation.ts';
 import { MULTITASK_METHODS, MULTITASK_READER_OPTIONS, MULTITASK_RECIPES, taLoraMultitask, taLoraMultitaskEvaluate, taLoraMultitaskPredict } from './ta-lora-multitask.ts';
 import { TaskSpecSchema } from '../src/nodes/sam/msam/tasks.ts';
@@ -21,46 +22,12 @@ const entries: PipelineEntry[] = [
     options: z
       .object({
         recipe: z.enum(Object.keys(RECIPES) as [keyof typeof RECIPES]).optional().describe("default settings: 'paper' (the spec's recipe; the default with --checkpoint) or 'small' (the built-in random-weight model)"),
-        epochs: z.number().int().min(1).optional(),
-        train: z.number().int().min(1).optional().describe('synthetic data only: training images'),
-        val: z.number().int().min(0).optional().describe('synthetic data only: validation images'),
-        valEvery: z.number().int().min(1).optional().describe('validate every N epochs (and after the last)'),
-        batchSize: z.number().int().min(1).optional(),
-        accumulate: z.number().int().min(1).optional().describe('batches whose gradients make one update'),
-        lr: z.number().positive().optional(),
-        schedule: z.enum(LR_SCHEDULES).optional().describe('lr schedule after warmup'),
-        warmupSteps: z.number().int().min(0).optional(),
-        method: z.enum(ADAPTER_METHODS).optional().describe('swap Conv-LoRA for another PEFT method'),
-        rank: z.number().int().min(1).optional(),
-        experts: z.number().int().min(1).optional(),
-        adapter: z.record(z.string(), z.unknown()).optional().describe('other adapter settings as JSON, e.g. --set adapter=\'{"sideReduction":4}\' (checked by adapters/inject)'),
-        arch: z.string().optional().describe('vit_b, vit_l, vit_h or an arch .json (default: a small SAM-architecture model)'),
-        imageSize: z.number().int().min(16).optional().describe("the model's square input size instead of the arch's (a checkpoint made at another size does not load)"),
-        checkpoint: z.string().optional().describe('official .pth or HF .safetensors weights'),
-        warmStart: z.string().optional().describe('adapter checkpoint (path without extension) whose weights to start from; to continue a run use samflow resume'),
+        ...SAM_RUN_OPTIONS,
         data: z.string().optional().describe('a binary data set folder (AutoGluon CSVs, ISIC 2017, Kvasir-style paired folders); default: synthetic'),
-        seed: z.number().int().optional(),
-        allowPartial: z.boolean().optional().describe('with checkpoint: load the tensors that match the arch and keep the rest random (they are listed)'),
-        skipUnpaired: z.boolean().optional().describe('with data: leave out files without a partner instead of failing'),
-        skipCorrupt: z.boolean().optional().describe('with data: leave out files that cannot be decoded, with a warning, instead of failing'),
-        resizeMasks: z.boolean().optional().describe('with data: resize a mask whose size differs from its image (nearest) instead of failing'),
         maskThreshold: z.number().int().min(0).max(254).optional().describe('with data: a mask pixel is foreground when its grey value is above this (default 127; 0 for masks stored as 0/1)'),
-        limit: z.number().int().min(1).optional().describe('with data: read at most this many samples of each split (the first in file order)'),
-        holdout: z.number().min(0).max(0.9).optional().describe("with data: fraction of 'train' held out as 'val' (default 0.2 when the data set has no val split)"),
-        splits: z.array(z.string().min(1)).min(1).optional().describe("with data: the splits to read each epoch, in order (default: 'train' then 'val')"),
       })
       .strict()
-      .superRefine((o, ctx) => {
-        if (o.data && (o.train !== undefined || o.val !== undefined)) {
-          ctx.addIssue({ code: 'custom', path: [o.train !== undefined ? 'train' : 'val'], message: 'sets the size of the synthetic set; with data=DIR the folder decides the splits' });
-        }
-        // Options that would do nothing are errors, so a hint followed in the wrong place says so.
-        const reader = READER_OPTIONS.find((k) => o[k] !== undefined);
-        if (!o.data && reader) ctx.addIssue({ code: 'custom', path: [reader], message: 'applies to a data set folder; give data=DIR too (the synthetic set has no files to read)' });
-        if (!o.checkpoint && o.allowPartial !== undefined) {
-          ctx.addIssue({ code: 'custom', path: ['allowPartial'], message: 'applies to loading checkpoint=FILE; without one the weights are random anyway' });
-        }
-      }),
+      .superRefine((o, ctx) => refuseIdleOptions(o, ctx, READER_OPTIONS)),
     control: { monitor: 'sm', mode: 'max', patience: 10, keep: 3 },
     build: (options) => convLoraBinary(options),
     evaluate: (options, target) => convLoraBinaryEvaluate(options, target),
@@ -76,43 +43,15 @@ const entries: PipelineEntry[] = [
         queries: z.number().int().min(1).optional().describe('mask tokens Q (paper 100, small 8)'),
         points: z.number().int().min(0).optional().describe('set-loss points per mask (paper 12,544; small 1,024); 0 scores every label pixel'),
         tokenJitter: z.number().min(0).optional().describe("noise on the Q copies of mask token 0, as a fraction of its spread (paper 0: exact copies; small 0.5)"),
-        epochs: z.number().int().min(1).optional(),
-        train: z.number().int().min(1).optional().describe('synthetic data only: training images'),
-        val: z.number().int().min(0).optional().describe('synthetic data only: validation images'),
-        valEvery: z.number().int().min(1).optional(),
-        batchSize: z.number().int().min(1).optional(),
-        accumulate: z.number().int().min(1).optional(),
-        lr: z.number().positive().optional(),
-        schedule: z.enum(LR_SCHEDULES).optional(),
-        warmupSteps: z.number().int().min(0).optional(),
-        method: z.enum(ADAPTER_METHODS).optional().describe('swap Conv-LoRA for another PEFT method'),
-        rank: z.number().int().min(1).optional(),
-        experts: z.number().int().min(1).optional(),
-        adapter: z.record(z.string(), z.unknown()).optional().describe('other adapter settings as JSON (checked by adapters/inject)'),
-        arch: z.string().optional(),
-        imageSize: z.number().int().min(16).optional(),
-        checkpoint: z.string().optional(),
-        warmStart: z.string().optional(),
+        ...SAM_RUN_OPTIONS,
         data: z.string().optional().describe('a class-index data set folder (CamVid SegNet layout, Trans10K); default: synthetic shapes'),
-        seed: z.number().int().optional(),
-        allowPartial: z.boolean().optional(),
         ignoreLabel: z.number().int().min(0).max(65535).optional().describe("with data: the label PNGs' ignore value (default 255; CamVid's void is 11)"),
-        skipUnpaired: z.boolean().optional(),
-        skipCorrupt: z.boolean().optional(),
-        resizeMasks: z.boolean().optional(),
-        limit: z.number().int().min(1).optional(),
-        holdout: z.number().min(0).max(0.9).optional(),
-        splits: z.array(z.string().min(1)).min(1).optional(),
       })
       .strict()
       .superRefine((o, ctx) => {
-        if (o.data && (o.train !== undefined || o.val !== undefined)) {
-          ctx.addIssue({ code: 'custom', path: [o.train !== undefined ? 'train' : 'val'], message: 'sets the size of the synthetic set; with data=DIR the folder decides the splits' });
-        }
+        refuseIdleOptions(o, ctx, MULTICLASS_READER_OPTIONS);
         if (o.data && o.classes === undefined) ctx.addIssue({ code: 'custom', path: ['classes'], message: 'give the number of classes of the data set (e.g. CamVid 11 with ignoreLabel 11, Trans10K-v2 12)' });
         if (!o.data && o.classes !== undefined && o.classes > 7) ctx.addIssue({ code: 'custom', path: ['classes'], message: 'the synthetic set has 6 shapes, so at most 7 classes with the background' });
-        const reader = MULTICLASS_READER_OPTIONS.find((k) => o[k] !== undefined);
-        if (!o.data && reader) ctx.addIssue({ code: 'custom', path: [reader], message: 'applies to a data set folder; give data=DIR too' });
       }),
     control: { monitor: 'miou', mode: 'max', patience: 10, keep: 3 },
     build: (options) => convLoraMulticlass(options),

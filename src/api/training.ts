@@ -15,7 +15,9 @@ import { compile, type CompiledGraph } from '../graph/compile.ts';
 import type { RunEvent, RunPosition } from '../graph/events.ts';
 import { exportGraph } from '../graph/export/index.ts';
 import { run, type Boundary } from '../graph/run.ts';
+import { baseCheckpointId } from '../nodes/report/base-checkpoint.ts';
 import { runReport } from '../nodes/report/html-report.ts';
+import type { LoggedEvent } from '../nodes/report/report-data.ts';
 import { ModelSelection, TrainControl } from '../nodes/train/model-selection.ts';
 import { TensorWorker } from '../../workers/host.ts';
 import { buildGraph, loadGraphFile, parseOptions, resolvePipeline } from './pipeline.ts';
@@ -113,14 +115,14 @@ export async function resume(dir: string, request: ResumeRequest = {}): Promise<
 const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 const samePosition = (a: RunPosition | undefined, b: RunPosition) => a !== undefined && a.items === b.items && a.groupItems === b.groupItems;
 
-function previousEvents(path: string): RunEvent[] {
+function previousEvents(path: string): LoggedEvent[] {
   if (!existsSync(path)) return [];
   return readFileSync(path, 'utf8')
     .split('\n')
     .filter((line) => line.trim())
     .flatMap((line) => {
       try {
-        return [JSON.parse(line) as RunEvent];
+        return [JSON.parse(line) as LoggedEvent];
       } catch {
         return []; // a line cut short by a kill
       }
@@ -154,8 +156,10 @@ function trainingEvents(
     const emit = (raw: RunEvent) => {
       // A run that fails keeps its checkpoints: say which one is the latest.
       const event = raw.type === 'failed' && saved ? { ...raw, error: `${raw.error}; the last checkpoint is ${folder.checkpointDir(saved.name)}` } : raw;
-      history.push(event);
-      log.write(`${JSON.stringify(event)}\n`);
+      // The record is timestamped (the report's throughput); subscribers get the event as the run made it.
+      const logged: LoggedEvent = { ...event, time: new Date().toISOString() };
+      history.push(logged);
+      log.write(`${JSON.stringify(logged)}\n`);
       if (event.type === 'metric') {
         if (event.name === 'lr' && event.step !== undefined) updates = Math.max(updates, event.step + 1);
         if (event.split === control.split && event.epoch !== undefined) {
@@ -167,7 +171,8 @@ function trainingEvents(
       subscriber.next(event);
     };
     const writeReport = async () => {
-      writeFileSync(folder.path('report.html.tmp'), await runReport(compiled, history));
+      const baseId = saved ? baseCheckpointId(folder.checkpointDir(saved.name)) : undefined;
+      writeFileSync(folder.path('report.html.tmp'), await runReport(compiled, history, { record: folder.record, ...(baseId ? { baseId } : {}) }));
       renameSync(folder.path('report.html.tmp'), folder.path('report.html'));
     };
 

@@ -24,6 +24,12 @@ export interface StageSummary {
   readonly nodes: readonly string[];
 }
 
+/** How long one stage was busy over a run (stage-clock.ts says what is counted), and how many calls that took. */
+export interface StageTiming extends StageSummary {
+  readonly seconds: number;
+  readonly calls: number;
+}
+
 export type RunEvent =
   | { type: 'started'; graph: string; stages: readonly StageSummary[]; backend?: string; window: number; resumedAt?: RunPosition }
   | { type: 'progress'; items: number; total?: number; split: string; epoch: number; tensors?: number }
@@ -31,7 +37,7 @@ export type RunEvent =
   | { type: 'log'; node?: string; message: string; data?: unknown }
   | { type: 'warning'; node?: string; message: string }
   | { type: 'checkpoint'; path: string; epoch: number; step: number; tags: readonly string[] }
-  | { type: 'finished'; items: number; seconds: number; stopped?: string }
+  | { type: 'finished'; items: number; seconds: number; stopped?: string; timing?: readonly StageTiming[] }
   | { type: 'failed'; error: string; node?: string; kind?: string; segment?: string; itemIndex?: number };
 
 /**

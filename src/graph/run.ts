@@ -21,6 +21,7 @@ import { isTensorData } from './port.ts';
 import type { Emission, Item, MapBehaviour, MapNode, NodeContext, OperatorBehaviour, SourceBehaviour, SourceContext } from './node.ts';
 import { orderedMergeMap } from './operators/ordered-merge-map.ts';
 import { pulledSource } from './operators/pulled-source.ts';
+import { StageClock } from './stage-clock.ts';
 import { yieldToEventLoop } from './operators/yield-to-event-loop.ts';
 
 export interface RunOptions {
@@ -65,6 +66,7 @@ interface Envelope {
 export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions = {}): Observable<RunEvent> {
   return new Observable<RunEvent>((subscriber) => {
     const started = performance.now();
+    const clock = new StageClock();
     const compiled = graphOrCompiled instanceof Graph ? compile(graphOrCompiled) : graphOrCompiled;
     const events = new Subject<RunEvent>();
     const eventSub = events.subscribe((e) => subscriber.next(e));
@@ -118,7 +120,7 @@ export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions 
       .pipe(
         mergeMap(() => {
           const [first, ...rest] = compiled.stages;
-          source = sourceStage(first as SourceStage, compiled.window, emitFrom, {
+          source = sourceStage(first as SourceStage, compiled.window, emitFrom, clock, {
             start: options.resume?.position ?? { items: 0, groupItems: 0 },
             unit: batchUnit(compiled),
             every: options.boundaryEvery ?? 0,
@@ -139,8 +141,8 @@ export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions 
           for (const stage of rest) {
             stream = stream.pipe(
               stage.type === 'worker'
-                ? workerStage(stage, executor!, (tensors) => (lastTensors = tensors), emitFrom)
-                : mainStage(stage as MainStage, emitFrom, src.release, (name, impl) => {
+                ? workerStage(stage, executor!, (tensors) => (lastTensors = tensors), emitFrom, clock)
+                : mainStage(stage as MainStage, emitFrom, src.release, clock, (name, impl) => {
                     mainNodes.set(name, impl);
                     if (name in mainSaved) {
                       if (!impl.state) throw new NodeRunError(name, (stage as MainStage).node.json.kind, undefined, new Error('the checkpoint holds state for this node, but it keeps none'));
@@ -173,7 +175,8 @@ export function run(graphOrCompiled: Graph | CompiledGraph, options: RunOptions 
         error: fail,
         complete: () => {
           if (closed) return;
-          subscriber.next({ type: 'finished', items: finished, seconds: (performance.now() - started) / 1000, ...(stopped ? { stopped } : {}) });
+          const timing = clock.timings(compiled.stages.map(summary));
+          subscriber.next({ type: 'finished', items: finished, seconds: (performance.now() - started) / 1000, ...(stopped ? { stopped } : {}), ...(timing.length ? { timing } : {}) });
           subscriber.complete();
         },
       });
@@ -280,7 +283,7 @@ interface SourceControl {
  * items the stage holds the run's boundaries (it waits for the pipeline to drain, then for the
  * boundary hook) and its graceful stop.
  */
-function sourceStage(stage: SourceStage, window: number, emitFrom: (node: string) => (e: NodeEvent) => void, control: SourceControl) {
+function sourceStage(stage: SourceStage, window: number, emitFrom: (node: string) => (e: NodeEvent) => void, clock: StageClock, control: SourceControl) {
   const totals = stage.nodes.map((n) => (n.definition.main as SourceBehaviour<unknown, unknown>).total?.(n.json.params));
   const total = totals.every((t) => t !== undefined) ? Math.min(...(totals as number[])) : undefined;
   const every = control.every > 0 ? Math.ceil(control.every / control.unit) * control.unit : 0;
@@ -318,7 +321,7 @@ function sourceStage(stage: SourceStage, window: number, emitFrom: (node: string
       );
     try {
       for (let index = skip; ; index++) {
-        const steps = await next(index);
+        const steps = await clock.time(stage.id, () => next(index));
         const ended = steps.filter((s) => s.done).length;
         if (ended === steps.length) return;
         if (ended > 0) {
@@ -358,6 +361,7 @@ function mainStage(
   stage: MainStage,
   emitFrom: (node: string) => (e: NodeEvent) => void,
   release: (weight: number) => void,
+  clock: StageClock,
   created: (name: string, impl: MapNode<Record<string, unknown>, Record<string, unknown>>) => void,
 ): OperatorFunction<Envelope, Envelope> {
   const node = stage.node;
@@ -374,7 +378,7 @@ function mainStage(
           await yieldToEventLoop();
           let outputs: Record<string, unknown>;
           try {
-            outputs = await impl.process(inputsOf(node, envelope.values), envelope.meta);
+            outputs = await clock.time(stage.id, async () => impl.process(inputsOf(node, envelope.values), envelope.meta));
           } catch (error) {
             throw new NodeRunError(node.json.name, node.json.kind, envelope.meta.index, error);
           }
@@ -419,7 +423,10 @@ function workerStage(
   executor: SegmentExecutor,
   onTensors: (count: number) => void,
   emitFrom: (node: string) => (e: NodeEvent) => void,
+  clock: StageClock,
 ): OperatorFunction<Envelope, Envelope> {
+  // The worker takes items in order: it is busy with one from its sending (or the previous reply) to its reply.
+  let lastReply = 0;
   // Up to 1 + prefetch items are sent ahead: the worker queues them, so it never idles for a round trip.
   return orderedMergeMap(async (envelope: Envelope): Promise<Envelope> => {
     const inputs: Record<PortKey, unknown> = {};
@@ -428,7 +435,11 @@ function workerStage(
       // Buffers cross as transferables and are gone from this thread afterwards: copy what a later stage still reads.
       inputs[port.key] = stage.keep.includes(port.key) && isTensorData(value) ? { ...value, data: value.data.slice() } : value;
     }
+    const sent = performance.now();
     const result = await executor.run(stage.segment.id, envelope.meta, inputs);
+    const replied = performance.now();
+    clock.add(stage.id, replied - Math.max(sent, lastReply));
+    lastReply = replied;
     for (const event of result.events) emitFrom(event.node)(event);
     onTensors(result.tensors);
     return { ...envelope, values: { ...kept(stage, envelope.values), ...result.outputs } };

@@ -33,6 +33,8 @@ export { MultiTaskMetrics } from './metrics/multi-task.ts';
 export { WriteMasks } from './report/write-masks.ts';
 export { WriteClassMasks } from './report/write-class-masks.ts';
 export { WriteMultiTask } from './report/write-multitask.ts';
+export { Gallery } from './report/gallery.ts';
+export { ClassGallery } from './report/class-gallery.ts';
 export { ClassArgmax, MaskFormerInference } from './metrics/semantic-inference.ts';
 export { InjectAdapter } from './adapters/inject-node.ts';
 export { SamModelNode } from './sam/model-node.ts';

@@ -21,7 +21,7 @@ describe('samflow CLI', () => {
     expect(events.at(-1)!.type).toBe('finished');
     const report = readFileSync(join(dir, 'report.html'), 'utf8');
     expect(report).toContain('finished: 24 items');
-    expect(report).toContain('<polyline');
+    expect(report).toContain('<svg class="chart"');
 
     expect(await samflow('run', join(dir, 'graph.json'), '--out', join(dir, 'again'), '--json')).toBe(0);
     expect(output.out.trim().split('\n').at(-1)).toMatch(/^\{"type":"finished","items":24,/);

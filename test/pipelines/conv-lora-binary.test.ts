@@ -12,7 +12,8 @@ import { TINY_SAM } from '../fixtures/sam-configs.ts';
 describe('Conv-LoRA binary pipeline', () => {
   it('learns on held-out images, reports what trains, routes through experts, and keeps tensors flat', async () => {
     const graph = convLoraBinary({ arch: TINY_SAM, epochs: 4, train: 24, val: 8, lr: 1e-2 });
-    expect(compile(graph).stages.map((s) => s.type)).toEqual(['source', 'main', 'main', 'main', 'worker', 'main']);
+    // data, resize, flip, batch, the worker segment, metrics, the report's gallery.
+    expect(compile(graph).stages.map((s) => s.type)).toEqual(['source', 'main', 'main', 'main', 'worker', 'main', 'main']);
     const events = await lastValueFrom(run(compile(graph), { executor: () => TensorWorker.start() }).pipe(toArray()));
     expect(events.at(-1)).toMatchObject({ type: 'finished', items: 4 * 32 });
     const mean = (name: string, split: string, epoch: number) => {

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import type { PointSamplingKernels } from '../../src/nodes/losses/point-sampling.ts';
 
 export interface NativeInfo {
   readonly gemm: 'openblas' | 'blocked';
@@ -14,7 +15,8 @@ export interface NativeInfo {
   readonly threads: number;
 }
 
-export interface NativeAddon {
+/** The kernels, and the set loss's point-sampling loops (PointSamplingKernels). */
+export interface NativeAddon extends PointSamplingKernels {
   info(): NativeInfo;
   /** 'blocked' runs the fallback GEMM even where OpenBLAS loaded (for comparisons); 'auto' undoes it. */
   setGemm(gemm: 'blocked' | 'auto'): NativeInfo;
@@ -36,13 +38,6 @@ export interface NativeAddon {
   softmaxGrad(y: Float32Array, dy: Float32Array, dx: Float32Array, rows: number, cols: number): void;
   slice(x: Float32Array, out: Float32Array, shape: Int32Array, begin: Int32Array, size: Int32Array): void;
   pad(x: Float32Array, out: Float32Array, shape: Int32Array, before: Int32Array, after: Int32Array, value: number): void;
-  // The set loss's point sampling (src/nodes/losses/point-sampling.ts: PointSamplingKernels).
-  samplePoints(data: Float32Array, offsets: Float64Array, points: Float32Array, count: number, perRow: boolean, h: number, w: number, clamp: boolean, out: Float32Array): void;
-  scatterPoints(dx: Float32Array, offsets: Float64Array, points: Float32Array, count: number, perRow: boolean, h: number, w: number, clamp: boolean, dy: Float32Array): void;
-  sampleClassMasks(labels: Int32Array, h: number, w: number, points: Float32Array, clamp: boolean, slot: Int32Array, out: Float32Array): void;
-  softplusSigmoid(x: Float32Array, rows: number, cols: number, prob: Float32Array, softplusSum: Float64Array, probSum: Float64Array): void;
-  kthSmallestAbs(values: Float32Array, k: number): number;
-  mulberry32Fill(state: Uint32Array, out: Float32Array): void;
 }
 
 export type AddonLoad = { readonly ok: true; readonly addon: NativeAddon } | { readonly ok: false; readonly reason: string };

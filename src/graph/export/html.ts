@@ -35,7 +35,7 @@ figure svg { max-width: 100%; height: auto; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
 th { background: #f3f3f3; }
-#nodes td:last-child { font-family: ui-monospace, monospace; font-size: 0.85rem; }
+#nodes td:last-child { font-family: ui-monospace, monospace; font-size: 0.85rem; overflow-wrap: anywhere; min-width: 20rem; }
 .legend { display: flex; gap: 1.5rem; list-style: none; padding: 0; }
 .swatch { display: inline-block; width: 1em; height: 1em; margin-right: 0.4em; vertical-align: middle; border: 1px solid; }
 </style>

@@ -13,8 +13,8 @@ import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
 import { checkTensorData } from '../../graph/port.ts';
 import { classColour } from '../data/synthetic-classes.ts';
-import { LabelBatch, SampleInfos, type SampleInfo } from '../ports.ts';
-import { writeNew } from './write-masks.ts';
+import { LabelBatch, SampleInfos } from '../ports.ts';
+import { claimIds, writeNew } from './write-masks.ts';
 
 /** One id plane resized nearest-neighbour (PyTorch's 'nearest': source = floor(dst · in / out)). */
 export function resizeNearest(plane: ArrayLike<number>, width: number, height: number, toWidth: number, toHeight: number): Uint8Array {
@@ -32,12 +32,6 @@ export function colourise(ids: Uint8Array, classes: number): Uint8Array {
   const out = new Uint8Array(ids.length * 3);
   ids.forEach((id, i) => out.set(colours[id]!, i * 3));
   return out;
-}
-
-function checkId(info: SampleInfo): void {
-  if (!info.id || info.id === '.' || info.id === '..' || /[/\\\0]/.test(info.id)) {
-    throw new Error(`sample id '${info.id}' (image ${info.file}) cannot name a PNG file: expected a plain file name without '/' or '\\'`);
-  }
 }
 
 export const WriteClassMasks = defineNode({
@@ -63,12 +57,7 @@ export const WriteClassMasks = defineNode({
           checkTensorData(labels, 'labels');
           const [batch, height, width] = labels.shape as [number, number, number, number];
           if (infos.length !== batch) throw new Error(`labels hold ${batch} images but infos ${infos.length}; expected one SampleInfo per image (connect the batch node's infos)`);
-          for (const info of infos) {
-            checkId(info);
-            const seen = written.get(info.id);
-            if (seen !== undefined) throw new Error(`two images share the id '${info.id}': ${seen} and ${info.file}; both masks would be ${join(p.dir, `${info.id}.png`)}`);
-            written.set(info.id, info.file);
-          }
+          claimIds(written, infos, p.dir);
           await mkdir(p.palette ? join(p.dir, 'colour') : p.dir, { recursive: true });
           const per = width * height;
           for (const [b, info] of infos.entries()) {

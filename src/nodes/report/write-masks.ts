@@ -52,6 +52,19 @@ function checkId(info: SampleInfo): void {
   }
 }
 
+/**
+ * Claims every id of a batch in `written` (id -> image file, across a whole run) before any
+ * write, so concurrent batches cannot both take one; an id twice is an error naming both images.
+ */
+export function claimIds(written: Map<string, string>, infos: readonly SampleInfo[], dir: string): void {
+  for (const info of infos) {
+    checkId(info);
+    const seen = written.get(info.id);
+    if (seen !== undefined) throw new Error(`two images share the id '${info.id}': ${seen} and ${info.file}; both masks would be ${join(dir, `${info.id}.png`)}`);
+    written.set(info.id, info.file);
+  }
+}
+
 const alreadyThere = (target: string) =>
   new Error(`${target} already exists (from an earlier run?); write-masks never overwrites a file: choose another --out folder, or remove it`);
 
@@ -100,15 +113,7 @@ export const WriteMasks = defineNode({
           checkTensorData(probs, 'probs');
           const [batch, height, width] = probs.shape as [number, number, number, number];
           if (infos.length !== batch) throw new Error(`probs holds ${batch} images but infos ${infos.length}; expected one SampleInfo per image (connect the batch node's infos)`);
-          // Claim every id of the batch before any await, so concurrent batches cannot both take one.
-          for (const info of infos) {
-            checkId(info);
-            const seen = written.get(info.id);
-            if (seen !== undefined) {
-              throw new Error(`two images share the id '${info.id}': ${seen} and ${info.file}; both masks would be ${join(p.dir, `${info.id}.png`)}`);
-            }
-            written.set(info.id, info.file);
-          }
+          claimIds(written, infos, p.dir);
           await (made ??= mkdir(p.dir, { recursive: true }));
           const per = width * height;
           const writes = await Promise.allSettled(

@@ -18,7 +18,7 @@ import { z } from 'zod';
 import { defineNode, optional } from '../../graph/node.ts';
 import { checkTensorData, type TensorData } from '../../graph/port.ts';
 import { DepthBatch, LabelBatch, NormalBatch, SampleInfos, type SampleInfo } from '../ports.ts';
-import { writeNew } from './write-masks.ts';
+import { claimIds, writeNew } from './write-masks.ts';
 
 /** One image's HWC plane of `channels` values, resized nearest-neighbour (source = floor(dst · in / out)). */
 export function nearestPlane(plane: ArrayLike<number>, width: number, height: number, channels: number, toWidth: number, toHeight: number): Float64Array {
@@ -45,12 +45,6 @@ export function normalsToRgb(normals: ArrayLike<number>): Uint8Array {
   const out = new Uint8Array(normals.length);
   for (let i = 0; i < normals.length; i++) out[i] = Math.max(0, Math.min(255, Math.round(((normals[i]! + 1) / 2) * 255)));
   return out;
-}
-
-function checkId(info: SampleInfo): void {
-  if (!info.id || info.id === '.' || info.id === '..' || /[/\\\0]/.test(info.id)) {
-    throw new Error(`sample id '${info.id}' (image ${info.file}) cannot name a PNG file: expected a plain file name without '/' or '\\'`);
-  }
 }
 
 const TaskFolder = z.string().min(1).regex(/^[^/\\\0]+$/, 'a plain folder name');
@@ -94,12 +88,7 @@ export const WriteMultiTask = defineNode({
       };
       return {
         async process({ seg, depth, normals, infos }) {
-          for (const info of infos) {
-            checkId(info);
-            const seen = written.get(info.id);
-            if (seen !== undefined) throw new Error(`two images share the id '${info.id}': ${seen} and ${info.file}; both would be written as ${info.id}.png`);
-            written.set(info.id, info.file);
-          }
+          claimIds(written, infos, p.dir);
           const png = (data: Uint8Array | Uint16Array, info: SampleInfo, channels: 1 | 3) => {
             const image = sharp(data, { raw: { width: info.width, height: info.height, channels } });
             return (channels === 1 ? image.toColourspace(data instanceof Uint16Array ? 'grey16' : 'b-w') : image).png().toBuffer();

@@ -7,18 +7,15 @@
  * logits (classes + 1, the last "no object"). The set loss (losses/set) and MaskFormer inference
  * (metrics/maskformer-inference) take these as they are.
  */
-import * as tf from '@tensorflow/tfjs';
 import { z } from 'zod';
 import { defineNode } from '../../graph/node.ts';
 import { ImageBatch, Loss, MaskTokenLogits, SamModelPort, TokenClassLogits } from '../ports.ts';
 import { AdapterSteps } from './adapter-steps.ts';
 import { classHeadClasses, classLogits } from './class-head.ts';
-import { imageEncoder } from './image-encoder.ts';
 import { maskDecoder } from './mask-decoder.ts';
 import { MASK_TOKENS } from './mask-tokens.ts';
 import { param } from './ops.ts';
-import { densePositionalEncoding, promptEncoder } from './prompt-encoder.ts';
-import { normalizeAndPad } from './transforms.ts';
+import { promptlessInputs } from './promptless.ts';
 
 export const SamMulticlass = defineNode({
   kind: 'sam/multiclass',
@@ -32,19 +29,13 @@ export const SamMulticlass = defineNode({
       const steps = new AdapterSteps(ctx.seed);
       return {
         forward: ({ model, images }, step) => {
-          const c = model.config;
-          const [b, h, w] = images.shape;
-          if (h !== c.image_size || w !== c.image_size) {
-            throw new Error(`node '${ctx.node}': images are ${h}x${w}, but the SAM config takes ${c.image_size}x${c.image_size}: resize to a square of image_size first (augment/resize-square)`);
-          }
           if (classHeadClasses(model) === undefined) {
             throw new Error(`node '${ctx.node}': the model's decoder has no class head; give adapters/inject 'classes' (the number of classes) and 'maskTokens' (the queries Q)`);
           }
           steps.begin(model, step);
-          const embeddings = imageEncoder(normalizeAndPad(tf.mul(images, 255) as tf.Tensor4D, c.image_size), model.params, c);
-          const { sparse, dense } = promptEncoder({}, b, model.params, c);
+          const { embeddings, positional, sparse, dense } = promptlessInputs(model, images, ctx.node);
           const queries = param(model.params, MASK_TOKENS).shape[0]!;
-          const decoded = maskDecoder(embeddings, densePositionalEncoding(model.params, c), sparse, dense, model.params, c, queries, { sharedHypernetwork: true });
+          const decoded = maskDecoder(embeddings, positional, sparse, dense, model.params, model.config, queries, { sharedHypernetwork: true });
           return { masks: decoded.masks, classes: classLogits(decoded.tokens, model), aux: steps.end(model, step) };
         },
       };

@@ -13,11 +13,9 @@ import { ImageBatch, Loss, MaskLogits, MaskProbs, SamModelPort } from '../ports.
 import { resizeBilinearHalfPixel } from '../tensor/resize-bilinear.ts';
 import { AdapterSteps } from './adapter-steps.ts';
 import { classHeadClasses } from './class-head.ts';
-import { imageEncoder } from './image-encoder.ts';
 import { maskDecoder } from './mask-decoder.ts';
 import { checkMaskTokens, trainedMaskTokens } from './mask-tokens.ts';
-import { densePositionalEncoding, promptEncoder } from './prompt-encoder.ts';
-import { normalizeAndPad } from './transforms.ts';
+import { promptlessInputs } from './promptless.ts';
 
 export const SamSemantic = defineNode({
   kind: 'sam/semantic',
@@ -35,9 +33,6 @@ export const SamSemantic = defineNode({
         forward: ({ model, images }, step) => {
           const c = model.config;
           const [b, h, w] = images.shape;
-          if (h !== c.image_size || w !== c.image_size) {
-            throw new Error(`images are ${h}x${w}, but the SAM config takes ${c.image_size}x${c.image_size}: resize to a square of image_size first (augment/resize-square)`);
-          }
           if (classHeadClasses(model) !== undefined) {
             throw new Error(`node '${ctx.node}' is the binary forward, but the model's decoder has a class head (adapters/inject classes): use sam/multiclass`);
           }
@@ -48,9 +43,8 @@ export const SamSemantic = defineNode({
             throw new Error(`node '${ctx.node}' runs ${p.maskTokens} mask tokens (param 'maskTokens'), but the model's decoder trains ${trained} (adapters/inject maskTokens): set both to the same count`);
           }
           steps.begin(model, step);
-          const embeddings = imageEncoder(normalizeAndPad(tf.mul(images, 255) as tf.Tensor4D, c.image_size), model.params, c);
-          const { sparse, dense } = promptEncoder({}, b, model.params, c);
-          const decoded = maskDecoder(embeddings, densePositionalEncoding(model.params, c), sparse, dense, model.params, c, p.maskTokens);
+          const { embeddings, positional, sparse, dense } = promptlessInputs(model, images, ctx.node);
+          const decoded = maskDecoder(embeddings, positional, sparse, dense, model.params, c, p.maskTokens);
           const [, , lh, lw] = decoded.masks.shape;
           const lowRes = tf.slice(decoded.masks, [0, 0, 0, 0], [b, 1, lh, lw]).reshape([b, lh, lw, 1]) as tf.Tensor4D;
           // tfjs's own gradient of this resize is wrong (tensor/resize-bilinear.ts).

@@ -34,7 +34,7 @@ describe('SAM worker nodes', () => {
     const seg = await SamSemantic.worker.create(SamSemantic.params.parse({}), ctx('segment'));
     const { model } = sam.forward({}, step());
     expect(() => seg.forward({ model, images: tf.zeros([1, 48, 64, 3]) as tf.Tensor4D }, step())).toThrow(
-      'images are 48x64, but the SAM config takes 64x64: resize to a square of image_size first (augment/resize-square)',
+      "node 'segment': images are 48x64, but the SAM config takes 64x64: resize to a square of image_size first (augment/resize-square)",
     );
     const out = seg.forward({ model, images: tf.zeros([2, 64, 64, 3]) as tf.Tensor4D }, step());
     expect(out.logits.shape).toEqual([2, 64, 64, 1]);
