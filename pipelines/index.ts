@@ -12,6 +12,7 @@ import { refuseIdleOptions, SAM_RUN_OPTIONS } from './sam-run-options.ts';
 import { toySegmentation } from './toy-segmentation.ts';
 import { MULTITASK_METHODS, MULTITASK_READER_OPTIONS, MULTITASK_RECIPES, taLoraMultitask, taLoraMultitaskEvaluate, taLoraMultitaskPredict } from './ta-lora-multitask.ts';
 import { TaskSpecSchema } from '../src/nodes/sam/msam/tasks.ts';
+import { samPretrain } from './sam-pretrain.ts';
 
 export type { PipelineEntry };
 
@@ -131,6 +132,30 @@ const entries: PipelineEntry[] = [
     build: (options) => taLoraMultitask(options),
     evaluate: (options, target) => taLoraMultitaskEvaluate(options, target),
     predict: (options, target) => taLoraMultitaskPredict(options, target),
+  },
+  {
+    name: 'sam-pretrain',
+    description: "promptable pre-training of a small SAM from scratch, SAM's recipe in miniature: generic synthetic scenes, random point / box prompts, multimask min-loss focal + dice 20:1, IoU-head MSE (samflow pretrain caches and exports it)",
+    options: z
+      .object({
+        arch: z.union([z.string(), z.record(z.string(), z.unknown())]).optional().describe('vit_b, vit_l, vit_h or a config object with the official builder keys (default: the built-in small SAM-architecture model)'),
+        epochs: z.number().int().min(1).optional(),
+        train: z.number().int().min(1).optional().describe('training scenes (each epoch prompts another object of each)'),
+        val: z.number().int().min(0).optional().describe('validation scenes (centre-point IoU)'),
+        batchSize: z.number().int().min(1).optional(),
+        lr: z.number().positive().optional(),
+        weightDecay: z.number().min(0).optional(),
+        warmupSteps: z.number().int().min(0).optional(),
+        boxShare: z.number().min(0).max(1).optional().describe('share of training prompts that are noisy boxes (the rest: one random point)'),
+        prompts: z.number().int().min(1).optional().describe('objects prompted per scene per step (SAM trains many masks per image)'),
+        objects: z.tuple([z.number().int().min(1), z.number().int().min(1)]).optional().describe('objects drawn per scene: [fewest, most] (default [4, 9])'),
+        minScale: z.number().gt(0).max(0.4).optional().describe('smallest object radius as a fraction of the image side (default 0.06)'),
+        seed: z.number().int().optional(),
+      })
+      .strict(),
+    // The last epoch is the base (SAM keeps its final weights); the best by val IoU is marked too.
+    control: { monitor: 'iou', mode: 'max', patience: 0, keep: 1 },
+    build: (options) => samPretrain(options),
   },
 ];
 

@@ -14,6 +14,7 @@ import { addMetricsCommand } from './metrics-command.ts';
 import { dataCommand } from './data-command.ts';
 import { registerWorkerCommand } from './worker-command.ts';
 import { registerSweepCommand } from './sweep-command.ts';
+import { registerPretrainCommand } from './pretrain-command.ts';
 
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -26,6 +27,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerTrainCommands(program, (c) => (code = c));
   registerInferenceCommands(program, (c) => (code = c));
   registerSweepCommand(program, (c) => (code = c));
+  registerPretrainCommand(program, (c) => (code = c));
   registerWorkerCommand(program);
 
   program

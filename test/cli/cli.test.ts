@@ -40,7 +40,7 @@ describe('samflow CLI', () => {
 
   it('names an unknown pipeline and lists the built-in ones', async () => {
     expect(await samflow('run', 'nope')).toBe(1);
-    expect(output.err).toBe("samflow: unknown pipeline 'nope': not a built-in pipeline (conv-lora-binary, conv-lora-multiclass, toy-segmentation, ta-lora-multitask), a pipeline module (.ts, .js) nor a graph .json file\n");
+    expect(output.err).toBe("samflow: unknown pipeline 'nope': not a built-in pipeline (conv-lora-binary, conv-lora-multiclass, toy-segmentation, ta-lora-multitask, sam-pretrain), a pipeline module (.ts, .js) nor a graph .json file\n");
   });
 
   it('checks --set values against the pipeline options: "False" is not a number', async () => {
