@@ -5,7 +5,9 @@
  * task); per task its loss (cross-entropy ignoring −1, masked L1 depth, 1 − cosine normals),
  * weighted w_t / Σw and summed with λ · R_orth; Adam over the adapter, the norms and the heads.
  * Validation: mIoU and pixel accuracy from the global confusion matrix (LibMTL), depth Abs/Rel
- * error and normal angle statistics over all valid pixels of the split (spec §7).
+ * error and normal angle statistics over all valid pixels of the split (spec §7). The report's
+ * gallery (report/multitask-gallery) keeps the first 4 val images of each epoch, per task truth
+ * and prediction; with `baseline` the report also gets the Δm table.
  *
  * Tasks are data (`tasks`): default NYUv2's seg 13 / depth / normals at 1 : 1 : 4; any list of
  * at most one segmentation, one depth and one normals task works (Cityscapes: seg 7 + depth).
@@ -15,8 +17,9 @@
  * all tasks). mSAM's per-task decoders and no-mask rows are the same in all three.
  *
  * Data: the MTAN NYUv2 .npy layout with `data` (its val split is the benchmark's test set, which
- * the released code evaluates every epoch), or by default the synthetic room scenes (4 classes,
- * depth, normals).
+ * the released code evaluates every epoch), MTAN's Cityscapes (no normal/ folder: `labelDir:
+ * 'label_7'` and `tasks` without a normals task, e.g. CITYSCAPES_TASKS), or by default the
+ * synthetic room scenes (4 classes, depth, normals).
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
@@ -29,7 +32,7 @@ import { RandomScaleCropMultiTask } from '../src/nodes/augment/random-scale-crop
 import { BatchImages, BatchMultiTask } from '../src/nodes/data/batch.ts';
 import { planSplits, ReaderParams } from '../src/nodes/data/dataset-source.ts';
 import { ImageFolder } from '../src/nodes/data/image-folder.ts';
-import { listNyuv2Mtan, Nyuv2Mtan } from '../src/nodes/data/nyuv2-mtan.ts';
+import { listNyuv2Mtan, Nyuv2Mtan, splitsWithoutNormals } from '../src/nodes/data/nyuv2-mtan.ts';
 import { SCENE_CLASSES, SyntheticScenes } from '../src/nodes/data/synthetic-scenes.ts';
 import { CrossEntropy } from '../src/nodes/losses/cross-entropy.ts';
 import { DepthL1 } from '../src/nodes/losses/depth-l1.ts';
@@ -37,11 +40,12 @@ import { NormalCosine } from '../src/nodes/losses/normal-cosine.ts';
 import { WeightedSum } from '../src/nodes/losses/weighted-sum.ts';
 import { MultiTaskMetrics } from '../src/nodes/metrics/multi-task.ts';
 import { ClassArgmax } from '../src/nodes/metrics/semantic-inference.ts';
+import { MultitaskGallery } from '../src/nodes/report/multitask-gallery.ts';
 import { WriteMultiTask } from '../src/nodes/report/write-multitask.ts';
 import type { SamConfig } from '../src/nodes/sam/config.ts';
 import { SamModelNode } from '../src/nodes/sam/model-node.ts';
 import { MsamNode } from '../src/nodes/sam/msam-node.ts';
-import { NYUV2_TASKS, parseTasks, TaskSpecSchema, type TaskSpec } from '../src/nodes/sam/msam/tasks.ts';
+import { CITYSCAPES_TASKS, NYUV2_TASKS, parseTasks, TaskSpecSchema, type TaskSpec } from '../src/nodes/sam/msam/tasks.ts';
 import { Adam } from '../src/nodes/train/adam.ts';
 import type { LrSchedule } from '../src/nodes/train/lr-schedule.ts';
 import { evaluationSplit, requireCheckpointFile, resolvedArch } from './conv-lora-binary.ts';
@@ -141,6 +145,22 @@ export function multitaskTasks(options: TaLoraMultitaskOptions): TaskSpec[] {
   return tasks;
 }
 
+/**
+ * A normals task needs normal/ in every split folder read: without it the reader gives all-invalid
+ * normals, which would train on nothing and score NaN, so refuse before any work.
+ */
+function requireTargets(root: string, labelDir: string | undefined, tasks: readonly TaskSpec[], splits?: readonly string[]): void {
+  const normals = tasks.find((t) => t.kind === 'normals');
+  if (!normals) return;
+  const listing = listNyuv2Mtan(root, labelDir);
+  const read = { ...listing, splits: listing.splits.filter((s) => !splits || splits.includes(s.name)) };
+  const without = splitsWithoutNormals(read);
+  if (without.length) {
+    const example = JSON.stringify(CITYSCAPES_TASKS);
+    throw new Error(`option 'tasks': task '${normals.name}' is ${normals.kind}, but ${without.join(' and ')} ${without.length === 1 ? 'has' : 'have'} no 'normal/' folder (no surface normals to learn or score); leave the normals task out, e.g. MTAN Cityscapes: tasks=${example}`);
+  }
+}
+
 function readParams(options: TaLoraMultitaskOptions, read: { epochs: number; valEvery: number } | { splits: string[]; shuffle: false }) {
   const root = options.data!;
   return { root, ...pick(options, 'splits' in read ? FILE_OPTIONS : MULTITASK_READER_OPTIONS), ...read };
@@ -185,7 +205,7 @@ function addClassIds(g: GraphBuilder, tasks: readonly TaskSpec[], msam: Msam) {
   return tasks.some((t) => t.kind === 'segmentation') ? g.add('seg-ids', ClassArgmax, { inputs: { logits: msam.out.seg } }) : undefined;
 }
 
-/** The spec's §7 metrics of the tasks there are, over each split and epoch (and Δm against `baseline`). */
+/** The spec's §7 metrics of the tasks there are, over each split and epoch (and Δm against `baseline`); returns the class ids node. */
 function addMetrics(g: GraphBuilder, tasks: readonly TaskSpec[], msam: Msam, targets: Targets, baseline?: { path: string; split: string }) {
   const ids = addClassIds(g, tasks, msam);
   const seg = tasks.find((t) => t.kind === 'segmentation');
@@ -196,6 +216,21 @@ function addMetrics(g: GraphBuilder, tasks: readonly TaskSpec[], msam: Msam, tar
       ...(ids ? { segPred: ids.out.labels, segLabels: targets.labels } : {}),
       ...(has('depth') ? { depthPred: msam.out.depth, depthGt: targets.depths } : {}),
       ...(has('normals') ? { normalPred: msam.out.normals, normalGt: targets.normals } : {}),
+    },
+  });
+  return ids;
+}
+
+/** The report's per-task gallery: the first val images of each epoch, each task's truth and prediction. */
+function addGallery(g: GraphBuilder, tasks: readonly TaskSpec[], msam: Msam, targets: Targets, ids: ReturnType<typeof addClassIds>) {
+  const has = (kind: TaskSpec['kind']) => tasks.some((t) => t.kind === kind);
+  g.add('gallery', MultitaskGallery, {
+    params: { count: 4, tasks: tasks.map((t) => ({ name: t.name, kind: t.kind as 'segmentation' | 'depth' | 'normals', ...(t.kind === 'segmentation' ? { classes: t.channels } : {}) })) },
+    inputs: {
+      images: targets.images,
+      ...(ids ? { segLabels: targets.labels, segPred: ids.out.labels } : {}),
+      ...(has('depth') ? { depthGt: targets.depths, depthPred: msam.out.depth } : {}),
+      ...(has('normals') ? { normalGt: targets.normals, normalPred: msam.out.normals } : {}),
     },
   });
 }
@@ -209,6 +244,7 @@ export function taLoraMultitask(options: TaLoraMultitaskOptions = {}): Graph {
   const batchSize = options.batchSize ?? recipe.batchSize;
   const accumulate = options.accumulate ?? recipe.accumulate;
   const valEvery = options.valEvery ?? 1;
+  if (options.data) requireTargets(options.data, options.labelDir, tasks, planSplits(listNyuv2Mtan(options.data, options.labelDir), ReaderParams.parse(readParams(options, { epochs, valEvery }))).map((s) => s.name));
   const data = options.data
     ? g.add('data', Nyuv2Mtan, { params: readParams(options, { epochs, valEvery }) })
     : g.add('data', SyntheticScenes, { params: { size, train: options.train ?? 32, val: options.val ?? 16, epochs, valEvery } });
@@ -248,7 +284,8 @@ export function taLoraMultitask(options: TaLoraMultitaskOptions = {}): Graph {
     },
     inputs: { loss: total.out.loss },
   });
-  addMetrics(g, tasks, msam, batch.out, options.baseline ? { path: options.baseline, split: 'val' } : undefined);
+  const ids = addMetrics(g, tasks, msam, batch.out, options.baseline ? { path: options.baseline, split: 'val' } : undefined);
+  addGallery(g, tasks, msam, batch.out, ids);
   return g.build();
 }
 
@@ -279,8 +316,10 @@ function multitaskSplit(root: string, split: string | undefined, labelDir?: stri
 /** The trained checkpoint on one split of an MTAN-layout folder: the spec's §7 metrics, each over the whole split. */
 export function taLoraMultitaskEvaluate(options: TaLoraMultitaskOptions, target: EvaluateTarget): Graph {
   const tasks = multitaskTasks({ ...options, data: target.data });
+  const split = multitaskSplit(target.data, target.split, options.labelDir);
+  requireTargets(target.data, options.labelDir, tasks, [split]);
   const g = new GraphBuilder({ name: 'ta-lora-multitask-eval', seed: options.seed ?? 0 });
-  const data = g.add('data', Nyuv2Mtan, { params: readParams({ ...options, data: target.data }, { splits: [multitaskSplit(target.data, target.split, options.labelDir)], shuffle: false }) });
+  const data = g.add('data', Nyuv2Mtan, { params: readParams({ ...options, data: target.data }, { splits: [split], shuffle: false }) });
   const batch = g.add('batch', BatchMultiTask, { params: { size: options.batchSize ?? multitaskRecipe(options).batchSize }, inputs: { image: data.out.image, label: data.out.label, depth: data.out.depth, normal: data.out.normal } });
   addMetrics(g, tasks, addModel(g, options, tasks, batch.out.images, target.checkpoint), batch.out);
   return g.build();

@@ -37,6 +37,7 @@ export { WriteClassMasks } from './report/write-class-masks.ts';
 export { WriteMultiTask } from './report/write-multitask.ts';
 export { Gallery } from './report/gallery.ts';
 export { ClassGallery } from './report/class-gallery.ts';
+export { MultitaskGallery } from './report/multitask-gallery.ts';
 export { ClassArgmax, MaskFormerInference } from './metrics/semantic-inference.ts';
 export { InjectAdapter } from './adapters/inject-node.ts';
 export { SamModelNode } from './sam/model-node.ts';

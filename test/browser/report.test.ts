@@ -121,4 +121,26 @@ describeWithChromium('the run report in a real browser', () => {
     console.log(`graph screenshot: ${shot}`);
     expect(problems).toEqual([]);
   }, 60_000);
+
+  it('the ta-lora-multitask report: the per-task gallery renders, with no errors and no network', async () => {
+    const dir = tempDir('samflow-report-mtl-');
+    writeFileSync(join(dir, 'tiny-arch.json'), JSON.stringify(TINY));
+    const started = await train({ pipeline: 'ta-lora-multitask', options: { arch: join(dir, 'tiny-arch.json'), train: 4, val: 2, batchSize: 2, epochs: 1 }, out: join(dir, 'run') });
+    await lastValueFrom(started.events.pipe(toArray()));
+    const { page, problems } = await open(browser, join(started.dir, 'report.html'));
+    // 2 val images × (image + truth and prediction of seg, depth, normal), all decoded and shown.
+    const images = await page.$$eval('.gallery img', (imgs) => imgs.map((i) => ({ alt: i.alt, complete: i.complete, natural: i.naturalWidth, shown: i.getBoundingClientRect().width })));
+    expect(images.map((i) => i.alt)).toEqual(['val 1', 'val 2'].flatMap((id) => ['image', 'seg truth', 'seg prediction', 'depth truth', 'depth prediction', 'normal truth', 'normal prediction'].map((h) => `${id}: ${h}`)));
+    for (const img of images) {
+      expect(img.complete, img.alt).toBe(true);
+      expect(img.natural, img.alt).toBe(32);
+      expect(img.shown, img.alt).toBeGreaterThan(64);
+    }
+    expect(await page.$eval('.legend', (l) => (l as unknown as { innerText: string }).innerText)).toMatch(/depth: low\s+high/);
+    expect(await page.$eval('html', (html) => html.scrollWidth)).toBeLessThanOrEqual(1400);
+    const shot = join(shots, 'report-multitask.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`multitask report screenshot: ${shot}`);
+    expect(problems).toEqual([]);
+  }, 60_000);
 });

@@ -4,6 +4,12 @@
  * image 288x384x3 float in [0, 1], label 288x384 float class ids (13 classes, -1 = ignore),
  * depth 288x384x1 float metres (0 = invalid), normal 288x384x3 unit vectors ((0,0,0) = invalid).
  * The image becomes 8-bit RGB, the label a LabelMap (-1 -> 255); depth and normals stay float.
+ *
+ * MTAN's Cityscapes has the same layout without normals: `{train,val}/{image,label_7,depth}/N.npy`
+ * (128x256, 7 or 19 classes in label_7 / label_19 via `labelDir`, inverse depth with 0 = invalid).
+ * A split folder without `normal/` is read too; its NormalMap is all zeros, which the port defines
+ * as invalid everywhere, so a normals loss or metric on it has nothing to score (the pipeline
+ * refuses a normals task there: `splitsWithoutNormals`).
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -30,23 +36,29 @@ import {
 } from './listing.ts';
 
 export const NYU_TASKS = ['image', 'label', 'depth', 'normal'] as const;
+type NyuTask = (typeof NYU_TASKS)[number];
 
-/** Lists `{split}/{image,label,depth,normal}/N.npy`; `labelDir` renames the label folder (e.g. 'label_7'). */
+/** Lists `{split}/{image,label,depth[,normal]}/N.npy`; `labelDir` renames the label folder (e.g. 'label_7'). */
 export function listNyuv2Mtan(root: string, labelDir = 'label'): Listing {
   requireFolder(root);
   const folders = { image: 'image', label: labelDir, depth: 'depth', normal: 'normal' };
   const splitDirs = subdirectories(root).filter((d) => findChild(join(root, d), 'image') && findChild(join(root, d), folders.label));
   if (!splitDirs.length) {
-    throw new LayoutError(`${root}: no MTAN NYUv2 layout found (expected {train,val}/{image,${labelDir},depth,normal}/N.npy); it holds: ${describeFolder(root)}`);
+    throw new LayoutError(`${root}: no MTAN NYUv2 / Cityscapes layout found (expected {train,val}/{image,${labelDir},depth[,normal]}/N.npy); it holds: ${describeFolder(root)}`);
   }
   const splits: SplitListing[] = [];
   const unpaired: Unpaired[] = [];
   const ignored: Unpaired[] = [];
+  let normals = false;
   for (const dir of splitDirs) {
+    // normal/ is optional (MTAN Cityscapes has none); the other three are not.
+    const tasks = NYU_TASKS.filter((t) => t !== 'normal' || findChild(join(root, dir), folders.normal));
+    normals ||= tasks.includes('normal');
     const byTask = new Map<string, Map<string, string>>();
-    for (const [task, name] of Object.entries(folders)) {
+    for (const task of tasks) {
+      const name = folders[task];
       const folder = findChild(join(root, dir), name);
-      if (!folder) throw new LayoutError(`${join(root, dir)}: no '${name}/' folder (expected ${Object.values(folders).join(', ')})`);
+      if (!folder) throw new LayoutError(`${join(root, dir)}: no '${name}/' folder (expected ${tasks.map((t) => folders[t]).join(', ')})`);
       const files = new Map<string, string>();
       for (const f of filesOf(folder)) {
         if (f.toLowerCase().endsWith('.npy')) files.set(stemOf(f), join(folder, f));
@@ -58,15 +70,15 @@ export function listNyuv2Mtan(root: string, labelDir = 'label'): Listing {
     const entries: Entry[] = [];
     for (const id of ids) {
       const files: Record<string, string> = {};
-      const missing = NYU_TASKS.filter((t) => !byTask.get(t)!.has(id));
+      const missing = tasks.filter((t) => !byTask.get(t)!.has(id));
       if (missing.length) {
-        for (const t of NYU_TASKS) {
+        for (const t of tasks) {
           const file = byTask.get(t)!.get(id);
           if (file) unpaired.push({ file, reason: `sample ${id} has no ${missing.map((m) => `${folders[m]}/${id}.npy`).join(', ')}` });
         }
         continue;
       }
-      for (const t of NYU_TASKS) files[t] = byTask.get(t)!.get(id)!;
+      for (const t of tasks) files[t] = byTask.get(t)!.get(id)!;
       entries.push({ id, files });
     }
     splits.push({ name: splitNameFor(dir), where: dir, entries });
@@ -74,13 +86,18 @@ export function listNyuv2Mtan(root: string, labelDir = 'label'): Listing {
   return {
     layout: 'nyuv2-mtan',
     variant: labelDir === 'label' ? 'nyuv2' : labelDir,
-    description: `{split}/{image,${labelDir},depth,normal}/N.npy (MTAN pre-processed)`,
+    description: `{split}/{image,${labelDir},depth${normals ? ',normal' : ''}}/N.npy (MTAN pre-processed${normals ? '' : '; no normal/ folder, so no surface normals'})`,
     root,
     targets: 'multi-task',
     splits,
     unpaired,
     ignored,
   };
+}
+
+/** The split folders of a listing that have no `normal/` folder (their samples' normals are all invalid). */
+export function splitsWithoutNormals(listing: Listing): string[] {
+  return listing.splits.filter((s) => !findChild(join(listing.root, s.where), 'normal')).map((s) => join(listing.root, s.where));
 }
 
 async function loadNpy(file: string, what: string): Promise<NpyArray> {
@@ -106,13 +123,14 @@ function hwc(array: NpyArray, channels: number, file: string, what: string): { w
 export async function decodeNyuSample(
   files: Readonly<Record<string, string>>,
 ): Promise<{ image: RawImage; label: RawImage; depth: FloatImage; normal: FloatImage }> {
-  const [imageNpy, labelNpy, depthNpy, normalNpy] = await Promise.all(NYU_TASKS.map((t) => loadNpy(files[t]!, `${t} array`)));
+  const tasks = NYU_TASKS.filter((t) => t !== 'normal' || files.normal !== undefined);
+  const [imageNpy, labelNpy, depthNpy, normalNpy] = await Promise.all(tasks.map((t: NyuTask) => loadNpy(files[t]!, `${t} array`)));
   const image = hwc(imageNpy!, 3, files.image!, 'image');
   const { width, height } = image;
   const maps = {
     label: hwc(labelNpy!, 1, files.label!, 'label'),
     depth: hwc(depthNpy!, 1, files.depth!, 'depth'),
-    normal: hwc(normalNpy!, 3, files.normal!, 'normal'),
+    ...(normalNpy ? { normal: hwc(normalNpy, 3, files.normal!, 'normal') } : {}),
   };
   for (const [task, map] of Object.entries(maps)) {
     if (map.width !== width || map.height !== height) {
@@ -124,13 +142,14 @@ export async function decodeNyuSample(
   const rgb = new Uint8Array(width * height * 3);
   const label = new Uint8Array(width * height);
   const depth = new Float32Array(width * height);
+  // Without a normal file the map stays (0, 0, 0): invalid everywhere.
   const normal = new Float32Array(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       const i = y * width + x;
       for (let c = 0; c < 3; c++) {
         rgb[i * 3 + c] = Math.max(0, Math.min(255, Math.round(image.at(y, x, c) * scale)));
-        normal[i * 3 + c] = maps.normal.at(y, x, c);
+        if (maps.normal) normal[i * 3 + c] = maps.normal.at(y, x, c);
       }
       const id = maps.label.at(y, x, 0);
       if (id < 0) label[i] = IGNORE_LABEL;
@@ -153,7 +172,7 @@ export const Nyuv2MtanParams = ReaderParams.extend({
 
 export const Nyuv2Mtan = defineNode({
   kind: 'data/nyuv2-mtan',
-  description: 'reads MTAN-format NYUv2 .npy files: image, 13-class label, depth and surface normals',
+  description: 'reads MTAN-format NYUv2 / Cityscapes .npy files: image, class label, depth and surface normals (all invalid where the data has no normal/ folder)',
   placement: 'main',
   inputs: {},
   outputs: { image: Image, label: LabelMap, depth: DepthMap, normal: NormalMap },

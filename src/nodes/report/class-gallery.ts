@@ -19,7 +19,7 @@ export const ClassGalleryParams = GalleryParams.extend({
 });
 
 /** Image `b` of an int32 NHW1 id batch as 8-bit ids; -1 (ignore) becomes 255, an id outside 0..classes-1 an error. */
-function idPlane(t: TensorData, port: string, b: number, per: number, classes: number): Uint8Array {
+export function idPlane(t: TensorData, port: string, b: number, per: number, classes: number): Uint8Array {
   const out = new Uint8Array(per);
   for (let i = 0; i < per; i++) {
     const v = t.data[b * per + i]!;
@@ -30,7 +30,8 @@ function idPlane(t: TensorData, port: string, b: number, per: number, classes: n
   return out;
 }
 
-function ids(t: TensorData, port: string): [number, number, number] {
+/** [N, H, W] of an int32 NHW1 class-id batch, or an error naming the port. */
+export function ids(t: TensorData, port: string): [number, number, number] {
   if (t.dtype !== 'int32' || t.shape.length !== 4 || t.shape[3] !== 1) throw new Error(`${port} must be int32 NHW1 class ids, got ${t.dtype} [${t.shape.join(', ')}]`);
   checkTensorData(t, port);
   return [t.shape[0]!, t.shape[1]!, t.shape[2]!];

@@ -66,7 +66,8 @@ export function thumbnailSize(width: number, height: number, max: number): { wid
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }
 
-async function png(pixels: Uint8Array, width: number, height: number, channels: 1 | 3, to: { width: number; height: number }, kernel: 'nearest' | 'lanczos3'): Promise<string> {
+/** A base64 PNG of `pixels` (1 or 3 channels, HWC), resized to `to` with `kernel` when it differs. */
+export async function png(pixels: Uint8Array, width: number, height: number, channels: 1 | 3, to: { width: number; height: number }, kernel: 'nearest' | 'lanczos3'): Promise<string> {
   let image = sharp(pixels, { raw: { width, height, channels } });
   if (to.width !== width || to.height !== height) image = image.resize(to.width, to.height, { fit: 'fill', kernel });
   if (channels === 1) image = image.toColourspace('b-w');
@@ -74,18 +75,21 @@ async function png(pixels: Uint8Array, width: number, height: number, channels: 
 }
 
 /**
- * What the gallery nodes share: which items to keep, their encoding, the event, and the state
- * a resumed run needs (the pictures kept so far of a group a checkpoint fell inside).
+ * What every gallery node shares, whatever one kept image holds (`Item`): which images of a
+ * (split, epoch) group to keep, the log event at the group's end, and the state a resumed run
+ * needs (the pictures kept so far of a group a checkpoint fell inside).
  */
-export class GalleryKeeper {
+export class KeptGroup<Item extends { readonly id: string }> {
   private epoch: number | undefined;
-  private items: GalleryItem[] = [];
+  private items: Item[] = [];
   private seen = 0;
 
   constructor(
-    private readonly params: GalleryParams,
+    protected readonly params: GalleryParams,
     private readonly ctx: NodeContext,
-    private readonly record: Pick<GalleryRecord, 'kind' | 'threshold' | 'classes'>,
+    /** The record's fields besides split, epoch and items (its kind first). */
+    private readonly record: { readonly kind: string } & Readonly<Record<string, unknown>>,
+    private readonly itemSchema: z.ZodType<Item>,
   ) {}
 
   /** How many images of this batch to keep (0 for other splits, or once `count` are kept). */
@@ -99,26 +103,20 @@ export class GalleryKeeper {
     return Math.max(0, this.params.count - this.items.length);
   }
 
-  /** Keeps the planes (shrunk to maxSize); masks of class ids are shrunk nearest-neighbour, as ids cannot be blended. */
-  async keep(planes: readonly GalleryPlanes[], infos: readonly SampleInfo[] | undefined): Promise<void> {
-    for (const [b, p] of planes.entries()) {
-      const size = thumbnailSize(p.width, p.height, this.params.maxSize);
-      const maskKernel = this.record.kind === 'classes' ? 'nearest' : 'lanczos3';
-      this.items.push({
-        id: infos?.[b]?.id ?? `${this.params.split} ${this.seen + 1}`,
-        ...size,
-        image: await png(p.image, p.width, p.height, 3, size, 'lanczos3'),
-        truth: await png(p.truth, p.width, p.height, 1, size, 'nearest'),
-        pred: await png(p.pred, p.width, p.height, 1, size, maskKernel),
-      });
-      this.seen++;
-    }
+  /** The id of batch image `b` about to be kept: the sample's, else its place in the split. */
+  idOf(infos: readonly SampleInfo[] | undefined, b: number): string {
+    return infos?.[b]?.id ?? `${this.params.split} ${this.seen + 1}`;
+  }
+
+  push(item: Item): void {
+    this.items.push(item);
+    this.seen++;
   }
 
   /** At the group's end: the event with what was kept. */
   end(meta: ItemMeta): void {
     if (meta.split !== this.params.split || !meta.groupEnd || !this.items.length) return;
-    const gallery: GalleryRecord = { ...this.record, split: meta.split, epoch: meta.epoch, items: this.items };
+    const gallery = { ...this.record, split: meta.split, epoch: meta.epoch, items: this.items };
     this.ctx.emit({
       type: 'log',
       message: `kept ${this.items.length} ${meta.split} image${this.items.length === 1 ? '' : 's'} of epoch ${meta.epoch + 1} for the report's gallery`,
@@ -130,12 +128,37 @@ export class GalleryKeeper {
   readonly state = {
     save: () => ({ epoch: this.epoch, seen: this.seen, items: this.items }),
     restore: (saved: unknown) => {
-      const parsed = z.object({ epoch: z.number().int().optional(), seen: z.number().int(), items: z.array(GalleryItem) }).parse(saved);
+      const parsed = z.object({ epoch: z.number().int().optional(), seen: z.number().int(), items: z.array(this.itemSchema) }).parse(saved);
       this.epoch = parsed.epoch;
       this.seen = parsed.seen;
       this.items = parsed.items;
     },
   };
+}
+
+/** The binary and class galleries' keeper: three grey or RGB planes per image (GalleryItem). */
+export class GalleryKeeper extends KeptGroup<GalleryItem> {
+  private readonly kind: GalleryRecord['kind'];
+
+  constructor(params: GalleryParams, ctx: NodeContext, record: Pick<GalleryRecord, 'kind' | 'threshold' | 'classes'>) {
+    super(params, ctx, record, GalleryItem);
+    this.kind = record.kind;
+  }
+
+  /** Keeps the planes (shrunk to maxSize); masks of class ids are shrunk nearest-neighbour, as ids cannot be blended. */
+  async keep(planes: readonly GalleryPlanes[], infos: readonly SampleInfo[] | undefined): Promise<void> {
+    for (const [b, p] of planes.entries()) {
+      const size = thumbnailSize(p.width, p.height, this.params.maxSize);
+      const maskKernel = this.kind === 'classes' ? 'nearest' : 'lanczos3';
+      this.push({
+        id: this.idOf(infos, b),
+        ...size,
+        image: await png(p.image, p.width, p.height, 3, size, 'lanczos3'),
+        truth: await png(p.truth, p.width, p.height, 1, size, 'nearest'),
+        pred: await png(p.pred, p.width, p.height, 1, size, maskKernel),
+      });
+    }
+  }
 }
 
 /** A float32 NHWC batch in [0, 1] as 8-bit planes of image `b`. */

@@ -2,13 +2,15 @@
  * The report's gallery section: for each kept image four pictures side by side, composed here
  * from the gallery event's PNGs (gallery-data.ts) and inlined as data URIs: the image, the ground
  * truth over it, the prediction over it, and the errors (false positives and false negatives in
- * two colours, correct foreground pale green, over a dimmed grey image).
+ * two colours, correct foreground pale green, over a dimmed grey image). A multi-task gallery's
+ * pictures come coloured from its node (multitask-gallery.ts) and are inlined as they are.
  */
 import sharp from 'sharp';
 import { escapeHtml } from '../../graph/export/index.ts';
 import { classColour } from '../data/synthetic-classes.ts';
 import { IGNORE_LABEL } from '../ports.ts';
 import type { GalleryItem, GalleryRecord } from './gallery-data.ts';
+import { CLASS_ZERO, INVALID_GREY, segmentationColour, VIRIDIS, type MultitaskGalleryRecord } from './multitask-gallery.ts';
 
 type Rgb = readonly [number, number, number];
 export const ERROR_COLOURS = { tp: [102, 187, 106], fp: [229, 57, 53], fn: [30, 136, 229] } as const satisfies Record<string, Rgb>;
@@ -134,4 +136,39 @@ ${record.items
   .join('\n')}
 </div>
 <p class="heads">Each row: ${heads.join(' · ')}.</p>`;
+}
+
+const fixed = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
+
+/** The multi-task section: per image the image, then each task's ground truth and prediction. */
+export function multitaskGalleryHtml(record: MultitaskGalleryRecord, note: string): string {
+  const heads = ['image', ...record.tasks.flatMap((t) => [`${t.name} truth`, `${t.name} prediction`])];
+  const legend: string[] = [];
+  for (const t of record.tasks) {
+    if (t.kind === 'segmentation') {
+      const classes = t.classes ?? 2;
+      legend.push(`<b>${escapeHtml(t.name)}</b>: ${swatch(CLASS_ZERO, 'class 0')}${Array.from({ length: classes - 1 }, (_, k) => swatch(segmentationColour(k + 1, classes), `${k + 1}`)).join('')}${swatch(INVALID_GREY, 'ignored')}`);
+    } else if (t.kind === 'depth') {
+      const ramp = `linear-gradient(to right, ${VIRIDIS.map((c) => `rgb(${c.join(', ')})`).join(', ')})`;
+      legend.push(`<b>${escapeHtml(t.name)}</b>: low <span class="ramp" style="background: ${ramp}"></span> high (viridis over the image's valid ground-truth range, the same for its prediction; the range is under each image)${swatch(INVALID_GREY, 'no valid depth')}`);
+    } else {
+      legend.push(`<b>${escapeHtml(t.name)}</b>: RGB = (n + 1) / 2 (x → red, y → green, z → blue; facing the camera ≈ ${swatch([128, 128, 255], 'lilac')})${swatch(INVALID_GREY, 'invalid')}`);
+    }
+  }
+  const src = (b64: string) => `data:image/png;base64,${b64}`;
+  return `<p>${escapeHtml(note)}.</p>
+<p class="legend">${legend.join('<br>')}</p>
+<div class="gallery">
+${record.items
+  .map((item) => {
+    const pictures = [item.image, ...record.tasks.flatMap((t) => [item.tasks[t.name]?.truth, item.tasks[t.name]?.pred])];
+    const ranges = record.tasks.flatMap((t) => (item.tasks[t.name]?.range ? [`${t.name} ${fixed(item.tasks[t.name]!.range![0])}–${fixed(item.tasks[t.name]!.range![1])}`] : []));
+    return `<figure class="sample multitask">
+<div class="panels">${pictures.map((b64, p) => (b64 ? `<img src="${src(b64)}" width="${item.width}" height="${item.height}" alt="${escapeHtml(`${item.id}: ${heads[p]}`)}" title="${escapeHtml(heads[p]!)}">` : '')).join('')}</div>
+<figcaption><b>${escapeHtml(item.id)}</b>${ranges.length ? ` · ${escapeHtml(ranges.join(' · '))}` : ''}</figcaption>
+</figure>`;
+  })
+  .join('\n')}
+</div>
+<p class="heads">Each row: ${heads.map((h) => escapeHtml(h)).join(' · ')}.</p>`;
 }

@@ -2,7 +2,8 @@
  * The run report: one self-contained HTML page (no scripts, no network) built from a run's
  * events and its graph: status, run config and base checkpoint, loss / learning-rate / metric
  * curves per epoch, the metric table with the best epoch marked, a gallery of validation
- * images (ground truth, prediction, errors), Conv-LoRA's expert usage per layer, throughput and
+ * images (ground truth, prediction, errors; per task for multi-task runs), Δm against a baseline
+ * run where the graph's multi-task metrics name one, Conv-LoRA's expert usage per layer, throughput and
  * time per stage, the checkpoints, the graph picture and the log. Charts are SVG drawn at
  * build time (charts.ts), pictures are data URIs.
  */
@@ -11,8 +12,11 @@ import type { RunEvent } from '../../graph/events.ts';
 import { escapeHtml, exportModel, toSvg } from '../../graph/export/index.ts';
 import { barChart, lineChart, type LineSeries } from './charts.ts';
 import { galleriesOf } from './gallery-data.ts';
-import { galleryHtml } from './gallery-html.ts';
-import { bestEpoch, epochCurve, expertUsage, metricTable, stageTiming, stepCurve, throughput, type LoggedEvent } from './report-data.ts';
+import { galleryHtml, multitaskGalleryHtml } from './gallery-html.ts';
+import { MultiTaskMetrics } from '../metrics/multi-task.ts';
+import { readBaseline } from '../metrics/delta-m.ts';
+import { multitaskGalleriesOf } from './multitask-gallery.ts';
+import { bestEpoch, deltaTable, epochCurve, expertUsage, metricTable, stageTiming, stepCurve, throughput, type LoggedEvent } from './report-data.ts';
 
 export { metricTable } from './report-data.ts';
 
@@ -104,7 +108,8 @@ function metricsSection(events: readonly RunEvent[], best: number | undefined, m
   return (
     note +
     table(
-      ['epoch', 'split', ...names.map((n) => escapeHtml(n))],
+      // Per-task names (normal/within_11.25) may break after '/', so a multi-task table fits the page.
+      ['epoch', 'split', ...names.map((n) => escapeHtml(n).replaceAll('/', '/<wbr>'))],
       rows.map((r) => [`${isBest(r) ? '★ ' : ''}${r.epoch + 1}`, escapeHtml(r.split), ...names.map((n) => (r.values.has(n) ? r.values.get(n)!.toFixed(4) : ''))]),
       (i) => (isBest(rows[i]!) ? 'best' : ''),
     )
@@ -150,6 +155,41 @@ function usageSection(events: readonly RunEvent[], best: number | undefined): st
 <div class="charts small">${charts.map((c) => `<figure class="chart">${c}</figure>`).join('\n')}</div>`;
 }
 type UsageLike = Readonly<Record<string, readonly number[]>>;
+
+const signed = (v: number | undefined) => (v === undefined ? '' : `${v >= 0 ? '+' : ''}${v.toFixed(2)}`);
+
+/**
+ * Δm against the baseline run the graph's multi-task metrics node names (a run's `baseline`
+ * option): per metric the baseline's value (its last on that split, as the node reads it), this
+ * run's at the best epoch (else the last), and the relative change. When the baseline cannot be
+ * read any more, the Δm per epoch the run logged (delta_m) instead, saying so.
+ */
+function deltaSection(compiled: CompiledGraph, events: readonly RunEvent[], best: number | undefined): string {
+  const node = compiled.graph.nodes.find((n) => n.kind === MultiTaskMetrics.kind && typeof (n.params as { baseline?: unknown } | undefined)?.baseline === 'string');
+  if (!node) return '';
+  const { baseline: path, baselineSplit: split } = MultiTaskMetrics.params.parse(node.params);
+  const logged = epochCurve(events, 'delta_m', split);
+  const perEpoch = () =>
+    logged.length ? table(['epoch', `${escapeHtml(split)} Δm (%)`], logged.map(([x, v]) => [`${x}`, signed(v)])) : `<p>no delta_m was logged on ${escapeHtml(split)} yet</p>`;
+  let metrics: Readonly<Record<string, number>>;
+  try {
+    metrics = readBaseline(path!, split).metrics;
+  } catch (error) {
+    return `<h2>Δm against the baseline</h2>
+<p>The baseline ${escapeHtml(path!)} cannot be read now (${escapeHtml((error as Error).message)}), so only Δm per epoch as the run logged it (%, + = better than the baseline):</p>
+${perEpoch()}`;
+  }
+  const delta = deltaTable(events, metrics, split, best);
+  if (!delta) return `<h2>Δm against the baseline</h2>
+<p>no ${escapeHtml(split)} metrics yet to compare with ${escapeHtml(path!)}</p>`;
+  const rows = delta.rows.map((r) => [escapeHtml(r.task), escapeHtml(r.metric), r.baseline.toFixed(4), r.value.toFixed(4), r.change === undefined ? 'baseline 0: left out' : signed(r.change)]);
+  const tasks = [...delta.tasks].map(([task, v]) => [escapeHtml(task), '<i>task mean</i>', '', '', signed(v)]);
+  return `<h2>Δm against the baseline</h2>
+<p>Baseline ${escapeHtml(path!)} (its last ${escapeHtml(split)} metrics) against this run's ${escapeHtml(split)} metrics of epoch ${delta.epoch + 1}${delta.epoch === best ? ' (the best)' : ''}. Change = ±(this − baseline) / baseline in %, + = better; Δm = the mean over tasks of each task's mean change (LibMTL's form).</p>
+${table(['task', 'metric', 'baseline', 'this run', 'change (%)'], [...rows, ...tasks, ['<b>Δm</b>', '', '', '', `<b>${signed(delta.deltaM)}</b>`]])}
+<p>Δm per epoch as logged (delta_m):</p>
+${perEpoch()}`;
+}
 
 function speedSection(events: readonly LoggedEvent[]): string {
   const rates = throughput(events);
@@ -201,6 +241,7 @@ figure.chart { border: 1px solid #e3e3e3; border-radius: 4px; background: #fff; 
 .gallery { display: flex; flex-direction: column; gap: 0.6rem; }
 figure.sample { margin: 0; }
 .panels { display: flex; gap: 4px; }
+.ramp { display: inline-block; width: 6em; height: 0.9em; margin: 0 0.3em; vertical-align: middle; border: 1px solid #777; }
 .panels img { width: 128px; height: auto; image-rendering: pixelated; border: 1px solid #ccc; }
 figcaption { font-size: 0.8rem; color: #444; margin-top: 2px; }
 .legend { font-size: 0.85rem; }
@@ -212,11 +253,13 @@ export async function runReport(compiled: CompiledGraph, events: readonly Logged
   const control = context.record?.control;
   const { names } = metricTable(events);
   const checkpoints = events.filter((e): e is Extract<RunEvent, { type: 'checkpoint' }> => e.type === 'checkpoint');
-  const galleries = galleriesOf(events);
-  const shown = (best !== undefined ? galleries.filter((g) => g.epoch === best).at(-1) : undefined) ?? galleries.at(-1);
-  const gallery = shown
-    ? await galleryHtml(shown, `${shown.items.length} ${shown.split} image${shown.items.length === 1 ? '' : 's'} of epoch ${shown.epoch + 1}${shown.epoch === best ? ` (the best${control ? ` by ${control.split} ${control.monitor}` : ''})` : ' (the last validated; no best epoch yet)'}`)
-    : '<p>no gallery: add a report/gallery node to the graph to keep validation images</p>';
+  // The best epoch's pictures, else the last validated; a multi-task gallery shows per-task columns.
+  const pick = <R extends { epoch: number }>(records: readonly R[]) => (best !== undefined ? records.filter((g) => g.epoch === best).at(-1) : undefined) ?? records.at(-1);
+  const noteOf = (r: { epoch: number; split: string; items: readonly unknown[] }) =>
+    `${r.items.length} ${r.split} image${r.items.length === 1 ? '' : 's'} of epoch ${r.epoch + 1}${r.epoch === best ? ` (the best${control ? ` by ${control.split} ${control.monitor}` : ''})` : ' (the last validated; no best epoch yet)'}`;
+  const [shown, multitask] = [pick(galleriesOf(events)), pick(multitaskGalleriesOf(events))];
+  const sections = [...(shown ? [await galleryHtml(shown, noteOf(shown))] : []), ...(multitask ? [multitaskGalleryHtml(multitask, noteOf(multitask))] : [])];
+  const gallery = sections.join('\n') || '<p>no gallery: add a report/gallery node to the graph to keep validation images</p>';
   const logs = events
     .filter((e) => e.type === 'log' || e.type === 'warning')
     .map((e) => `<pre>${escapeHtml(`${e.type === 'warning' ? 'warning ' : ''}${e.node ? `[${e.node}] ` : ''}${e.message}`)}</pre>`);
@@ -239,6 +282,7 @@ ${curvesSection(events, best, names)}
 ${metricsSection(events, best, control?.monitor, control?.split)}
 <h2>Gallery</h2>
 ${gallery}
+${deltaSection(compiled, events, best)}
 ${usageSection(events, best)}
 <h2>Speed</h2>
 ${speedSection(events)}

@@ -1,9 +1,10 @@
 /**
  * What the run report shows, read off a run's events (pure functions, no HTML): mean metrics per
- * (split, epoch), curves over epochs, the best epoch, expert usage, and throughput from the
- * timestamps the run's record carries (events.jsonl lines have `time`).
+ * (split, epoch), curves over epochs, the best epoch, expert usage, Δm against a baseline, and
+ * throughput from the timestamps the run's record carries (events.jsonl lines have `time`).
  */
 import type { RunEvent, StageTiming } from '../../graph/events.ts';
+import { deltaM, HIGHER_IS_BETTER } from '../metrics/delta-m.ts';
 
 /** An event as recorded in events.jsonl: with the time it was written (ISO 8601). */
 export type LoggedEvent = RunEvent & { readonly time?: string };
@@ -112,4 +113,44 @@ export function throughput(events: readonly LoggedEvent[]): Throughput[] {
 export function stageTiming(events: readonly RunEvent[]): { timing: readonly StageTiming[]; seconds: number } | undefined {
   const end = events.filter((e): e is Extract<RunEvent, { type: 'finished' }> => e.type === 'finished').at(-1);
   return end?.timing ? { timing: end.timing, seconds: end.seconds } : undefined;
+}
+
+export interface DeltaRow {
+  readonly task: string;
+  readonly metric: string;
+  readonly baseline: number;
+  readonly value: number;
+  /** Signed relative change in % (+ = better); undefined where the baseline is 0 (left out of Δm, as eval does). */
+  readonly change: number | undefined;
+}
+
+/**
+ * This run's metrics on `split` at `epoch` (default: the last epoch with metrics there) against
+ * a baseline's: per metric its relative change, per task their mean, and Δm over the tasks
+ * (delta-m.ts, LibMTL's task mean: what the metrics node logs as delta_m).
+ */
+export function deltaTable(
+  events: readonly RunEvent[],
+  baseline: Readonly<Record<string, number>>,
+  split: string,
+  epoch?: number,
+): { epoch: number; rows: DeltaRow[]; tasks: Map<string, number>; deltaM: number | undefined } | undefined {
+  const rows = metricTable(events).rows.filter((r) => r.split === split && [...r.values.keys()].some((k) => k in HIGHER_IS_BETTER));
+  const row = (epoch !== undefined ? rows.find((r) => r.epoch === epoch) : undefined) ?? rows.at(-1);
+  if (!row) return undefined;
+  const out: DeltaRow[] = [];
+  for (const [metric, value] of row.values) {
+    if (!(metric in HIGHER_IS_BETTER) || !(metric in baseline)) continue;
+    const b = baseline[metric]!;
+    const change = b === 0 ? undefined : (100 * (HIGHER_IS_BETTER[metric] ? 1 : -1) * (value - b)) / b;
+    out.push({ task: metric.slice(0, metric.indexOf('/')), metric, baseline: b, value, change });
+  }
+  const tasks = new Map<string, number>();
+  for (const task of new Set(out.map((r) => r.task))) {
+    const changes = out.filter((r) => r.task === task && r.change !== undefined).map((r) => r.change!);
+    if (changes.length) tasks.set(task, changes.reduce((a, c) => a + c, 0) / changes.length);
+  }
+  const scored = out.filter((r) => r.change !== undefined);
+  const value = scored.length ? deltaM(Object.fromEntries(scored.map((r) => [r.metric, r.value])), baseline) : undefined;
+  return { epoch: row.epoch, rows: out.sort((a, b) => a.metric.localeCompare(b.metric)), tasks, deltaM: value };
 }
