@@ -14,7 +14,6 @@ import { join } from 'node:path';
 import type { EvaluateTarget, PredictTarget } from '../src/api/pipeline.ts';
 import { GraphBuilder, type Graph, type NodeHandle } from '../src/graph/graph.ts';
 import { InjectAdapter } from '../src/nodes/adapters/inject-node.ts';
-import type { AdapterMethodName } from '../src/nodes/adapters/config.ts';
 import { RandomFlip } from '../src/nodes/augment/random-flip.ts';
 import { ResizeSquare, ResizeSquareImage } from '../src/nodes/augment/resize-square.ts';
 import { AutogluonCsv } from '../src/nodes/data/autogluon-csv.ts';
@@ -37,6 +36,7 @@ import { SamModelNode } from '../src/nodes/sam/model-node.ts';
 import { SamSemantic } from '../src/nodes/sam/semantic-node.ts';
 import { Adam } from '../src/nodes/train/adam.ts';
 import type { LrSchedule } from '../src/nodes/train/lr-schedule.ts';
+import type { SamRunOptions } from './sam-run-options.ts';
 
 /** A SAM-architecture model small enough to fine-tune on a 2-core CPU in a minute or two. */
 export const SMALL_SAM: SamConfig = {
@@ -68,43 +68,10 @@ export const RECIPES = {
 } as const;
 export type RecipeName = keyof typeof RECIPES;
 
-export interface ConvLoraBinaryOptions {
+export interface ConvLoraBinaryOptions extends SamRunOptions {
   readonly recipe?: RecipeName;
-  readonly epochs?: number;
-  readonly train?: number;
-  readonly val?: number;
-  readonly valEvery?: number;
-  readonly batchSize?: number;
-  readonly accumulate?: number;
-  readonly lr?: number;
-  readonly schedule?: LrSchedule['schedule'];
-  readonly warmupSteps?: number;
-  readonly method?: AdapterMethodName;
-  readonly rank?: number;
-  readonly experts?: number;
-  /** A preset name, an arch.json path's parsed config, or a config object (default: SMALL_SAM). */
-  readonly arch?: string | SamConfig;
-  readonly checkpoint?: string;
-  /** A binary data set folder (AutoGluon CSVs, ISIC 2017 or paired image/mask folders); default: synthetic. */
-  readonly data?: string;
-  /** An adapter checkpoint (path without extension) whose weights to start from: a warm start. */
-  readonly warmStart?: string;
-  readonly seed?: number;
-  /** Any other field of the adapter config (adapters/inject's params: LST's sideReduction, SAM-Adapter's scaleFactor, ...). */
-  readonly adapter?: Record<string, unknown>;
-  /** The model's square input size, instead of the arch's (SAM: 1024). */
-  readonly imageSize?: number;
-  /** With `checkpoint`: load the tensors that match and keep the rest random (sam/model's allowPartial). */
-  readonly allowPartial?: boolean;
-  // With `data`, passed to the reader (ReaderParams / BinaryReaderParams say what each does).
-  readonly skipUnpaired?: boolean;
-  readonly skipCorrupt?: boolean;
-  readonly resizeMasks?: boolean;
+  /** With `data`: a mask pixel is foreground above this grey value. */
   readonly maskThreshold?: number;
-  readonly limit?: number;
-  /** Default: 0.2 when the data set has no val split (and `splits`, if given, reads 'val'). */
-  readonly holdout?: number;
-  readonly splits?: readonly string[];
 }
 
 /** The reader options that say how to treat the files (any split): evaluation applies them too. */

@@ -15,7 +15,6 @@
 import type { EvaluateTarget, PredictTarget } from '../src/api/pipeline.ts';
 import { GraphBuilder, type Graph, type NodeHandle } from '../src/graph/graph.ts';
 import { InjectAdapter } from '../src/nodes/adapters/inject-node.ts';
-import type { AdapterMethodName } from '../src/nodes/adapters/config.ts';
 import { RandomFlipLabels } from '../src/nodes/augment/random-flip.ts';
 import { ResizeSquareImage, ResizeSquareLabels } from '../src/nodes/augment/resize-square.ts';
 import { BatchImages, BatchLabels } from '../src/nodes/data/batch.ts';
@@ -32,7 +31,7 @@ import { WriteClassMasks } from '../src/nodes/report/write-class-masks.ts';
 import type { SamConfig } from '../src/nodes/sam/config.ts';
 import { SamModelNode } from '../src/nodes/sam/model-node.ts';
 import { SamMulticlass } from '../src/nodes/sam/multiclass-node.ts';
-import type { LrSchedule } from '../src/nodes/train/lr-schedule.ts';
+import type { SamRunOptions } from './sam-run-options.ts';
 import { addRecipeOptimizer, evaluationSplit, requireCheckpointFile, resolvedArch } from './conv-lora-binary.ts';
 
 /**
@@ -47,7 +46,7 @@ export const MULTICLASS_RECIPES = {
   small: { epochs: 10, lr: 1e-3, batchSize: 4, accumulate: 1, schedule: 'constant', queries: 8, points: 1024, tokenJitter: 0.5 },
 } as const;
 
-export interface ConvLoraMulticlassOptions {
+export interface ConvLoraMulticlassOptions extends SamRunOptions {
   readonly recipe?: keyof typeof MULTICLASS_RECIPES;
   /** Classes including the background / class 0; with `data` required (the class-index maps say nothing of it). */
   readonly classes?: number;
@@ -57,35 +56,8 @@ export interface ConvLoraMulticlassOptions {
   readonly points?: number;
   /** Noise on the Q copies of mask token 0, as a fraction of its spread (0: exact copies, the official code). */
   readonly tokenJitter?: number;
-  readonly epochs?: number;
-  readonly train?: number;
-  readonly val?: number;
-  readonly valEvery?: number;
-  readonly batchSize?: number;
-  readonly accumulate?: number;
-  readonly lr?: number;
-  readonly schedule?: LrSchedule['schedule'];
-  readonly warmupSteps?: number;
-  readonly method?: AdapterMethodName;
-  readonly rank?: number;
-  readonly experts?: number;
-  readonly adapter?: Record<string, unknown>;
-  readonly arch?: string | SamConfig;
-  readonly imageSize?: number;
-  readonly checkpoint?: string;
-  readonly allowPartial?: boolean;
-  readonly warmStart?: string;
-  /** A class-index data set folder (CamVid SegNet layout, Trans10K); default: synthetic. */
-  readonly data?: string;
-  readonly seed?: number;
   /** The data set's ignore value in its label PNGs (CamVid: 11 = void; Trans10K, VOC: 255). */
   readonly ignoreLabel?: number;
-  readonly skipUnpaired?: boolean;
-  readonly skipCorrupt?: boolean;
-  readonly resizeMasks?: boolean;
-  readonly limit?: number;
-  readonly holdout?: number;
-  readonly splits?: readonly string[];
 }
 
 /** Synthetic default: 4 shapes + background. */

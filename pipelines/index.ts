@@ -4,7 +4,6 @@
  */
 import { z } from 'zod';
 import type { PipelineEntry } from '../src/api/pipeline.ts';
-import { ADAPTER_METHODS } from '../src/nodes/adapters/config.ts';
 import { LR_SCHEDULES } from '../src/nodes/train/lr-schedule.ts';
 import { convLoraBinary, convLoraBinaryEvaluate, convLoraBinaryPredict, READER_OPTIONS, RECIPES } from './conv-lora-binary.ts';
 import { convLoraMulticlass, convLoraMulticlassEvaluate, convLoraMulticlassPredict, MULTICLASS_READER_OPTIONS, MULTICLASS_RECIPES } from './conv-lora-multiclass.ts';

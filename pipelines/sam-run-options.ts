@@ -4,8 +4,48 @@
  * checks that refuse an option that would do nothing where it was given.
  */
 import { z } from 'zod';
-import { ADAPTER_METHODS } from '../src/nodes/adapters/config.ts';
-import { LR_SCHEDULES } from '../src/nodes/train/lr-schedule.ts';
+import { ADAPTER_METHODS, type AdapterMethodName } from '../src/nodes/adapters/config.ts';
+import type { SamConfig } from '../src/nodes/sam/config.ts';
+import { LR_SCHEDULES, type LrSchedule } from '../src/nodes/train/lr-schedule.ts';
+
+/** The shared options as the pipeline functions take them (SAM_RUN_OPTIONS is their CLI schema). */
+export interface SamRunOptions {
+  readonly epochs?: number;
+  /** Synthetic data only: training and validation images. */
+  readonly train?: number;
+  readonly val?: number;
+  readonly valEvery?: number;
+  readonly batchSize?: number;
+  readonly accumulate?: number;
+  readonly lr?: number;
+  readonly schedule?: LrSchedule['schedule'];
+  readonly warmupSteps?: number;
+  readonly method?: AdapterMethodName;
+  readonly rank?: number;
+  readonly experts?: number;
+  /** Any other field of the adapter config (adapters/inject's params: LST's sideReduction, SAM-Adapter's scaleFactor, ...). */
+  readonly adapter?: Record<string, unknown>;
+  /** A preset name, an arch.json path's parsed config, or a config object (default: SMALL_SAM). */
+  readonly arch?: string | SamConfig;
+  /** The model's square input size, instead of the arch's (SAM: 1024). */
+  readonly imageSize?: number;
+  readonly checkpoint?: string;
+  /** With `checkpoint`: load the tensors that match and keep the rest random (sam/model's allowPartial). */
+  readonly allowPartial?: boolean;
+  /** An adapter checkpoint (path without extension) whose weights to start from: a warm start. */
+  readonly warmStart?: string;
+  /** A data set folder; default: the pipeline's synthetic set. */
+  readonly data?: string;
+  readonly seed?: number;
+  // With `data`, passed to the reader (ReaderParams says what each does).
+  readonly skipUnpaired?: boolean;
+  readonly skipCorrupt?: boolean;
+  readonly resizeMasks?: boolean;
+  readonly limit?: number;
+  /** Default: 0.2 when the data set has no val split (and `splits`, if given, reads 'val'). */
+  readonly holdout?: number;
+  readonly splits?: readonly string[];
+}
 
 export const SAM_RUN_OPTIONS = {
   epochs: z.number().int().min(1).optional(),

@@ -4,7 +4,7 @@
  * encoder paths inside a real graph run, the LoRA-STL / LoRA-HPS baselines (what trains), and an
  * MTAN NYUv2-layout fixture through train → eval (with Δm against a baseline run) → predict → resume.
  */
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lastValueFrom, tap, toArray } from 'rxjs';
 import sharp from 'sharp';
