@@ -373,14 +373,21 @@ function mainStage(
       if (behaviour.type !== 'map') throw new Error(`node '${node.json.name}': a source can only start a graph`);
       const impl = (behaviour as MapBehaviour<unknown, Record<string, unknown>, Record<string, unknown>>).create(node.json.params, ctx);
       created(node.json.name, impl);
+      const inFlight = new Set<Promise<Record<string, unknown>>>();
       const project = (envelope: Envelope) =>
         defer(async (): Promise<Envelope> => {
           await yieldToEventLoop();
           let outputs: Record<string, unknown>;
+          const work = clock.time(stage.id, async () => impl.process(inputsOf(node, envelope.values), envelope.meta));
+          inFlight.add(work);
           try {
-            outputs = await clock.time(stage.id, async () => impl.process(inputsOf(node, envelope.values), envelope.meta));
+            outputs = await work;
           } catch (error) {
+            // The node's other items in flight finish first (a writer's temp files are cleaned up), then the run fails.
+            await Promise.allSettled([...inFlight].filter((p) => p !== work));
             throw new NodeRunError(node.json.name, node.json.kind, envelope.meta.index, error);
+          } finally {
+            inFlight.delete(work);
           }
           return { ...envelope, values: { ...kept(stage, envelope.values), ...outputsOf(node, outputs, envelope.meta.index) } };
         });
