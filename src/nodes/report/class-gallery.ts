@@ -12,7 +12,7 @@ import { defineNode, optional } from '../../graph/node.ts';
 import { checkTensorData, type TensorData } from '../../graph/port.ts';
 import { IGNORE_LABEL, ImageBatch, LabelBatch, SampleInfos } from '../ports.ts';
 import { bytesOf, GalleryKeeper, GalleryParams } from './gallery-data.ts';
-import { nhwc } from './gallery.ts';
+import { nhwc, requireImageSize } from './gallery.ts';
 
 export const ClassGalleryParams = GalleryParams.extend({
   classes: z.number().int().min(2).max(255).describe('classes including class 0, for one colour per class'),
@@ -54,10 +54,8 @@ export const ClassGallery = defineNode({
           const wanted = keeper.wants(meta);
           if (wanted > 0) {
             const [n, h, w] = nhwc(images, 'images', 3);
-            for (const [port, t] of [['labels', labels], ['pred', pred]] as const) {
-              const s = ids(t, port);
-              if (s[0] !== n || s[1] !== h || s[2] !== w) throw new Error(`${port} is [${s.join(', ')}, 1] but images [${n}, ${h}, ${w}, 3]; expected the same batch at the same size`);
-            }
+            requireImageSize('labels', ids(labels, 'labels'), [n, h, w]);
+            requireImageSize('pred', ids(pred, 'pred'), [n, h, w]);
             const per = h * w;
             const planes = Array.from({ length: Math.min(n, wanted) }, (_, b) => ({
               width: w,

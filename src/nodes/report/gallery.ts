@@ -27,6 +27,15 @@ export function nhwc(t: TensorData, port: string, channels: number): [number, nu
   return [t.shape[0]!, t.shape[1]!, t.shape[2]!];
 }
 
+/**
+ * Throws unless port `port`'s [N, H, W] is the images' batch at their size; `shown` is the port's
+ * shape as the message gives it (default: one channel).
+ */
+export function requireImageSize(port: string, size: readonly number[], images: readonly [number, number, number], shown: readonly number[] = [...size, 1]): void {
+  const [n, h, w] = images;
+  if (size[0] !== n || size[1] !== h || size[2] !== w) throw new Error(`${port} is [${shown.join(', ')}] but images [${n}, ${h}, ${w}, 3]; expected the same batch at the same size`);
+}
+
 export const Gallery = defineNode({
   kind: 'report/gallery',
   description: "keeps the first validation images of each epoch with ground truth and predicted probabilities, for the run report's gallery",
@@ -44,10 +53,8 @@ export const Gallery = defineNode({
           const wanted = keeper.wants(meta);
           if (wanted > 0) {
             const [n, h, w] = nhwc(images, 'images', 3);
-            const sizes = [nhwc(masks, 'masks', 1), nhwc(probs, 'probs', 1)];
-            for (const [port, s] of [['masks', sizes[0]!], ['probs', sizes[1]!]] as const) {
-              if (s[0] !== n || s[1] !== h || s[2] !== w) throw new Error(`${port} is [${s.join(', ')}, 1] but images [${n}, ${h}, ${w}, 3]; expected the same batch at the same size`);
-            }
+            requireImageSize('masks', nhwc(masks, 'masks', 1), [n, h, w]);
+            requireImageSize('probs', nhwc(probs, 'probs', 1), [n, h, w]);
             const per = h * w;
             const planes = Array.from({ length: Math.min(n, wanted) }, (_, b) => ({
               width: w,

@@ -22,7 +22,7 @@ import { classColour } from '../data/synthetic-classes.ts';
 import { DepthBatch, IGNORE_LABEL, ImageBatch, LabelBatch, NormalBatch } from '../ports.ts';
 import { idPlane, ids } from './class-gallery.ts';
 import { bytesOf, GalleryParams, KeptGroup, png, thumbnailSize } from './gallery-data.ts';
-import { nhwc } from './gallery.ts';
+import { nhwc, requireImageSize } from './gallery.ts';
 
 type Rgb = readonly [number, number, number];
 
@@ -178,7 +178,7 @@ export const MultitaskGallery = defineNode({
             const port = (name: string, t: TensorData | undefined, task: MultitaskGalleryTask, channels: number | 'ids') => {
               if (!t) throw new Error(`node '${ctx.node}': task '${task.name}' is ${task.kind} but input '${name}' is not connected`);
               const s = channels === 'ids' ? ids(t, name) : nhwc(t, name, channels);
-              if (s[0] !== n || s[1] !== h || s[2] !== w) throw new Error(`${name} is [${s.join(', ')}] but images [${n}, ${h}, ${w}, 3]; expected the same batch at the same size`);
+              requireImageSize(name, s, [n, h, w], s);
               return t;
             };
             const size = thumbnailSize(w, h, p.maxSize);
