@@ -175,21 +175,31 @@ export function addRecipeOptimizer(
 
 /** SAM (base weights) → the PEFT method (fresh, or the weights at `adapter`) → the promptless binary forward. */
 function addModel(g: GraphBuilder, options: ConvLoraBinaryOptions, arch: SamConfig | string, images: NodeHandle<typeof Batch.outputs>['out']['images'], adapter?: string) {
+  const adapted = addAdaptedSam(g, options, arch, {}, adapter);
+  return g.add('segment', SamSemantic, { params: { maskTokens: 1 }, inputs: { model: adapted.out.model, images } });
+}
+
+/**
+ * SAM (base weights, `checkpoint` checked now) → the PEFT method, Conv-LoRA r 3 with 8 experts
+ * unless the options say otherwise, with `decoder`'s adapter settings (the multi-class head) and
+ * the weights at `adapter` if given.
+ */
+export function addAdaptedSam(g: GraphBuilder, options: SamRunOptions, arch: SamConfig | string, decoder: Record<string, unknown>, adapter?: string) {
   if (options.checkpoint) requireCheckpointFile(options.checkpoint);
   const sam = g.add('sam', SamModelNode, {
-    params: { arch, ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}), ...pick(options, ['allowPartial']) },
+    params: { arch, ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}), ...(options.allowPartial !== undefined ? { allowPartial: options.allowPartial } : {}) },
   });
-  const adapted = g.add('peft', InjectAdapter, {
+  return g.add('peft', InjectAdapter, {
     params: {
       ...options.adapter,
       method: options.method ?? 'conv-lora',
       rank: options.rank ?? 3,
       experts: options.experts ?? 8,
+      ...decoder,
       ...(adapter ? { initFrom: adapter } : {}),
     },
     inputs: { model: sam.out.model },
   });
-  return g.add('segment', SamSemantic, { params: { maskTokens: 1 }, inputs: { model: adapted.out.model, images } });
 }
 
 /** Fails when the graph is built, not when the worker loads weights after the data is listed. */
@@ -245,13 +255,18 @@ export function convLoraBinaryEvaluate(options: ConvLoraBinaryOptions, target: E
   return g.build();
 }
 
+/** A folder's images for prediction: each resized to the model's square input, batched with its SampleInfo. */
+export function addSquareImages(g: GraphBuilder, root: string, size: number, batchSize: number, skipCorrupt?: boolean) {
+  const images = g.add('images', ImageFolder, { params: { root, ...(skipCorrupt !== undefined ? { skipCorrupt } : {}) } });
+  const resize = g.add('resize', ResizeSquareImage, { params: { size }, inputs: { image: images.out.image } });
+  return g.add('batch', BatchImages, { params: { size: batchSize }, inputs: { image: resize.out.image, info: images.out.info } });
+}
+
 /** The trained adapter on every image of a folder: one mask PNG per image at its own size. */
 export function convLoraBinaryPredict(options: ConvLoraBinaryOptions, target: PredictTarget): Graph {
   const { arch, size } = resolvedArch(options);
   const g = new GraphBuilder({ name: 'conv-lora-binary-predict', seed: options.seed ?? 42 });
-  const images = g.add('images', ImageFolder, { params: { root: target.images, ...pick(options, ['skipCorrupt']) } });
-  const resize = g.add('resize', ResizeSquareImage, { params: { size }, inputs: { image: images.out.image } });
-  const batch = g.add('batch', BatchImages, { params: { size: options.batchSize ?? RECIPES[recipeOf(options)].batchSize }, inputs: { image: resize.out.image, info: images.out.info } });
+  const batch = addSquareImages(g, target.images, size, options.batchSize ?? RECIPES[recipeOf(options)].batchSize, options.skipCorrupt);
   const seg = addModel(g, options, arch, batch.out.images, join(target.checkpoint, 'peft'));
   g.add('write', WriteMasks, { params: { dir: target.out, probs: target.probs }, inputs: { probs: seg.out.probs, infos: batch.out.infos } });
   return g.build();

@@ -14,13 +14,11 @@
  */
 import type { EvaluateTarget, PredictTarget } from '../src/api/pipeline.ts';
 import { GraphBuilder, type Graph, type NodeHandle } from '../src/graph/graph.ts';
-import { InjectAdapter } from '../src/nodes/adapters/inject-node.ts';
 import { RandomFlipLabels } from '../src/nodes/augment/random-flip.ts';
-import { ResizeSquareImage, ResizeSquareLabels } from '../src/nodes/augment/resize-square.ts';
-import { BatchImages, BatchLabels } from '../src/nodes/data/batch.ts';
+import { ResizeSquareLabels } from '../src/nodes/augment/resize-square.ts';
+import { BatchLabels } from '../src/nodes/data/batch.ts';
 import { ClassIndexMasks, listClassIndexMasks } from '../src/nodes/data/class-index-masks.ts';
 import { LabelReaderParams, planSplits } from '../src/nodes/data/dataset-source.ts';
-import { ImageFolder } from '../src/nodes/data/image-folder.ts';
 import { SyntheticClasses } from '../src/nodes/data/synthetic-classes.ts';
 import { SetLoss } from '../src/nodes/losses/set-loss.ts';
 import { WeightedSum } from '../src/nodes/losses/weighted-sum.ts';
@@ -29,10 +27,9 @@ import { MaskFormerInference } from '../src/nodes/metrics/semantic-inference.ts'
 import { ClassGallery } from '../src/nodes/report/class-gallery.ts';
 import { WriteClassMasks } from '../src/nodes/report/write-class-masks.ts';
 import type { SamConfig } from '../src/nodes/sam/config.ts';
-import { SamModelNode } from '../src/nodes/sam/model-node.ts';
 import { SamMulticlass } from '../src/nodes/sam/multiclass-node.ts';
 import type { SamRunOptions } from './sam-run-options.ts';
-import { addRecipeOptimizer, evaluationSplit, requireCheckpointFile, resolvedArch } from './conv-lora-binary.ts';
+import { addAdaptedSam, addRecipeOptimizer, addSquareImages, evaluationSplit, resolvedArch } from './conv-lora-binary.ts';
 
 /**
  * With real weights, the spec's recipe (Trans10K: 30 epochs, lr 1e-4 decaying linearly, micro-batch
@@ -96,21 +93,12 @@ function trainItems(options: ConvLoraMulticlassOptions): number {
 
 /** SAM → the PEFT method with the multi-class decoder (fresh, or the weights at `adapter`) → the promptless forward. */
 function addModel(g: GraphBuilder, options: ConvLoraMulticlassOptions, arch: SamConfig | string, images: NodeHandle<typeof BatchLabels.outputs>['out']['images'], adapter?: string) {
-  if (options.checkpoint) requireCheckpointFile(options.checkpoint);
-  const sam = g.add('sam', SamModelNode, { params: { arch, ...(options.checkpoint ? { checkpoint: options.checkpoint } : {}), ...pick(options, ['allowPartial']) } });
-  const adapted = g.add('peft', InjectAdapter, {
-    params: {
-      ...options.adapter,
-      method: options.method ?? 'conv-lora',
-      rank: options.rank ?? 3,
-      experts: options.experts ?? 8,
-      classes: classCount(options),
-      maskTokens: options.queries ?? multiclassRecipe(options).queries,
-      tokenJitter: options.tokenJitter ?? multiclassRecipe(options).tokenJitter,
-      ...(adapter ? { initFrom: adapter } : {}),
-    },
-    inputs: { model: sam.out.model },
-  });
+  const decoder = {
+    classes: classCount(options),
+    maskTokens: options.queries ?? multiclassRecipe(options).queries,
+    tokenJitter: options.tokenJitter ?? multiclassRecipe(options).tokenJitter,
+  };
+  const adapted = addAdaptedSam(g, options, arch, decoder, adapter);
   return g.add('segment', SamMulticlass, { inputs: { model: adapted.out.model, images } });
 }
 
@@ -163,9 +151,7 @@ export function convLoraMulticlassEvaluate(options: ConvLoraMulticlassOptions, t
 export function convLoraMulticlassPredict(options: ConvLoraMulticlassOptions, target: PredictTarget): Graph {
   const { arch, size } = resolvedArch(options);
   const g = new GraphBuilder({ name: 'conv-lora-multiclass-predict', seed: options.seed ?? 42 });
-  const images = g.add('images', ImageFolder, { params: { root: target.images, ...pick(options, ['skipCorrupt']) } });
-  const resize = g.add('resize', ResizeSquareImage, { params: { size }, inputs: { image: images.out.image } });
-  const batch = g.add('batch', BatchImages, { params: { size: options.batchSize ?? multiclassRecipe(options).batchSize }, inputs: { image: resize.out.image, info: images.out.info } });
+  const batch = addSquareImages(g, target.images, size, options.batchSize ?? multiclassRecipe(options).batchSize, options.skipCorrupt);
   const seg = addModel(g, options, arch, batch.out.images, `${target.checkpoint}/peft`);
   const infer = g.add('infer', MaskFormerInference, { params: { size }, inputs: { masks: seg.out.masks, classes: seg.out.classes } });
   g.add('write', WriteClassMasks, { params: { dir: target.out, classes: classCount(options), palette: target.palette ?? false }, inputs: { labels: infer.out.labels, infos: batch.out.infos } });

@@ -115,16 +115,11 @@ const entries: PipelineEntry[] = [
       })
       .strict()
       .superRefine((o, ctx) => {
-        if (o.data && (o.train !== undefined || o.val !== undefined)) {
-          ctx.addIssue({ code: 'custom', path: [o.train !== undefined ? 'train' : 'val'], message: 'sets the size of the synthetic set; with data=DIR the folder decides the splits' });
-        }
-        const reader = MULTITASK_READER_OPTIONS.find((k) => o[k] !== undefined);
-        if (!o.data && reader) ctx.addIssue({ code: 'custom', path: [reader], message: 'applies to a data set folder; give data=DIR too' });
+        refuseIdleOptions(o, ctx, MULTITASK_READER_OPTIONS);
         if ((o.method ?? 'ta-lora') === 'ta-lora' && o.rank !== undefined) ctx.addIssue({ code: 'custom', path: ['rank'], message: "is the baselines' LoRA rank; TA-LoRA takes tuckerRanks" });
         if (o.method && o.method !== 'ta-lora' && (o.tuckerRanks !== undefined || o.orthWeight !== undefined)) {
           ctx.addIssue({ code: 'custom', path: [o.tuckerRanks !== undefined ? 'tuckerRanks' : 'orthWeight'], message: `applies to TA-LoRA, not ${o.method} (give rank for its LoRA)` });
         }
-        if (!o.checkpoint && o.allowPartial !== undefined) ctx.addIssue({ code: 'custom', path: ['allowPartial'], message: 'applies to loading checkpoint=FILE' });
       }),
     // The released code does no model selection (spec §7); the validation loss (the weighted task losses + λ·R_orth) picks the best checkpoint here.
     control: { monitor: 'loss', mode: 'min', patience: 0, keep: 3 },
