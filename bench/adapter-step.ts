@@ -13,6 +13,7 @@ import { gridSize, type SamConfig } from '../src/nodes/sam/config.ts';
 import { imageEncoder } from '../src/nodes/sam/image-encoder.ts';
 import { createSamModel, disposeModel, trainableVariables } from '../src/nodes/sam/model.ts';
 import { randomSamParams } from '../src/nodes/sam/params.ts';
+import { timeIt } from './timing.ts';
 
 export interface StepFigures {
   readonly ms: number;
@@ -20,7 +21,6 @@ export interface StepFigures {
   readonly trainable: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 export async function encoderStep(config: SamConfig, method: AdapterMethodName | 'none', runs: number): Promise<StepFigures> {
   const model = createSamModel(config, randomSamParams(config, 1), 'random:1');
@@ -42,17 +42,11 @@ export async function encoderStep(config: SamConfig, method: AdapterMethodName |
       }, vars);
       Object.values(grads).forEach((t) => t.dataSync());
     });
-  step(); // warm-up
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    step();
-    ms.push(performance.now() - t0);
-  }
+  const ms = timeIt(runs, step);
   const start = tf.memory().numBytes;
   const profile = await tf.profile(step);
   const trainable = vars.reduce((n, v) => n + v.size, 0);
   disposeModel(model);
   tf.dispose([images, r]);
-  return { ms: median(ms), peakMiB: (profile.peakBytes - start) / 2 ** 20, trainable };
+  return { ms, peakMiB: (profile.peakBytes - start) / 2 ** 20, trainable };
 }

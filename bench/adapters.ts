@@ -21,19 +21,9 @@ import { SAM_PRESETS } from '../src/nodes/sam/config.ts';
 import { SMALL_SAM } from '../pipelines/conv-lora-binary.ts';
 import { encoderStep } from './adapter-step.ts';
 import { selectBackend, type BackendChoice } from '../workers/backend.ts';
+import { timeIt } from './timing.ts';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function timeIt(runs: number, fn: () => void): number {
-  fn(); // warm-up
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    fn();
-    ms.push(performance.now() - t0);
-  }
-  return median(ms);
-}
 
 interface Case {
   readonly name: string;

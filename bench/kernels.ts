@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { loadAddon } from '../workers/native/addon.ts';
 import { selectBackend, type BackendChoice } from '../workers/backend.ts';
 import { makeBlock, type BlockShape } from './vit-block.ts';
+import { timeIt } from './timing.ts';
 
 type Gemm = { m: number; k: number; n: number; transposeB: boolean };
 type Job =
@@ -28,18 +29,7 @@ type Job =
   | { kind: 'block'; backend: BackendChoice; block: BlockShape; runs: number; train: boolean };
 type Result = { ok: true; ms: number; peakRssMiB: number } | { ok: false; error: string; peakRssMiB: number };
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-function timeRuns(runs: number, fn: () => void): number {
-  fn(); // warm-up: first-call allocation and kernel set-up are not what is measured
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    fn();
-    ms.push(performance.now() - t0);
-  }
-  return median(ms);
-}
 
 /** Runs one job in this process (the child side). */
 async function runJob(job: Job): Promise<number> {
@@ -55,14 +45,14 @@ async function runJob(job: Job): Promise<number> {
     const b = tf.randomNormal(transposeB ? [n, k] : [k, n], 0, 1, 'float32', 2);
     // Kernels on cpu, native and wasm are synchronous: no read-back inside the timed loop (a read
     // takes the output out of the native pool, so each run would fault in a fresh array).
-    const ms = timeRuns(job.runs, () => tf.tidy(() => void tf.matMul(a, b, false, transposeB)));
+    const ms = timeIt(job.runs, () => tf.tidy(() => void tf.matMul(a, b, false, transposeB)));
     const check = tf.tidy(() => tf.matMul(a, b, false, transposeB).sum().dataSync()[0]!);
     if (!Number.isFinite(check)) throw new Error('the product is not finite');
     tf.dispose([a, b]);
     return ms;
   }
   const block = makeBlock(job.block);
-  const ms = timeRuns(job.runs, job.train ? block.trainStep : block.forward);
+  const ms = timeIt(job.runs, job.train ? block.trainStep : block.forward);
   block.dispose();
   return ms;
 }

@@ -32,9 +32,9 @@ import { parameterReport } from '../src/nodes/adapters/report.ts';
 import { adapterParams, MULTITASK_METHODS, SYNTHETIC_TASKS, type MultitaskMethod } from '../pipelines/ta-lora-multitask.ts';
 import { SMALL_SAM } from '../pipelines/conv-lora-binary.ts';
 import { selectBackend, type BackendChoice } from '../workers/backend.ts';
+import { timeIt } from './timing.ts';
 
 const runs = Number(process.env.BENCH_RUNS ?? 3);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const recipe = (method: MultitaskMethod, paper: boolean) => ({ method, ...(paper ? { recipe: 'paper' as const } : {}) });
 
 function adapted(config: SamConfig, method: MultitaskMethod, paper: boolean): SamModel {
@@ -44,16 +44,6 @@ function adapted(config: SamConfig, method: MultitaskMethod, paper: boolean): Sa
   return model;
 }
 
-function timed(step: () => void): number {
-  step(); // warm-up
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    step();
-    ms.push(performance.now() - t0);
-  }
-  return median(ms);
-}
 
 /** A whole mSAM step on the small config. */
 function msamStep(method: MultitaskMethod): number {
@@ -70,7 +60,7 @@ function msamStep(method: MultitaskMethod): number {
     return tf.div(n, tf.norm(n, 2, -1, true)) as tf.Tensor4D;
   });
   const vars = [...trainableVariables(model), ...heads.variables.values()];
-  const ms = timed(() =>
+  const ms = timeIt(runs, () =>
     tf.tidy(() => {
       for (const a of model.adapters) a.beginStep?.(true, 0);
       const { grads } = tf.variableGrads(() => {
@@ -94,7 +84,7 @@ function blockStep(method: MultitaskMethod): number {
   const images = tf.randomUniform([1, 1024, 1024, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
   const vars = trainableVariables(model);
   const passes = method === 'lora-hps' ? [undefined] : [0, 1, 2];
-  const ms = timed(() =>
+  const ms = timeIt(runs, () =>
     tf.tidy(() => {
       const { grads } = tf.variableGrads(() => {
         const sums = passes.map((t) => {

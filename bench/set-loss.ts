@@ -19,19 +19,9 @@ import { createSamModel, trainableVariables } from '../src/nodes/sam/model.ts';
 import { randomSamParams } from '../src/nodes/sam/params.ts';
 import { SamSemantic } from '../src/nodes/sam/semantic-node.ts';
 import { parseBackendChoice, selectBackend } from '../workers/backend.ts';
+import { timeIt } from './timing.ts';
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function timeIt(runs: number, fn: (run: number) => void): Promise<number> {
-  fn(-1); // warm-up
-  const ms: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = performance.now();
-    fn(i);
-    ms.push(performance.now() - t0);
-  }
-  return median(ms);
-}
 
 const report = await selectBackend(parseBackendChoice(process.argv[2], 'bench:set-loss backend'));
 console.log(`backend ${report.active}`);
@@ -43,7 +33,7 @@ const segment = await SamSemantic.worker.create(SamSemantic.params.parse({}), { 
 const images = tf.randomUniform([4, 64, 64, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
 const truth = tf.cast(tf.greater(tf.randomUniform([4, 64, 64, 1], 0, 1, 'float32', 3), 0.7), 'float32') as tf.Tensor4D;
 const variables = trainableVariables(model);
-const small = await timeIt(5, (run) =>
+const small = timeIt(5, (run) =>
   tf.tidy(() => {
     const step = { meta: { index: run + 1, split: 'train', epoch: 0, groupEnd: false }, training: true, emit: () => undefined };
     const { grads } = tf.variableGrads(() => {
@@ -74,8 +64,8 @@ const lossAndBackward = (labels: tf.Tensor4D, points: number) => (run: number) =
 };
 const full = labelsAt(1024);
 const low = labelsAt(256);
-const sampled = await timeIt(3, lossAndBackward(full, 12544));
-const everyPixel = await timeIt(2, lossAndBackward(low, 0));
+const sampled = timeIt(3, lossAndBackward(full, 12544));
+const everyPixel = timeIt(2, lossAndBackward(low, 0));
 
 const rows = [
   ['small-config training step (64 px, batch 4, Conv-LoRA)', small],
