@@ -98,6 +98,16 @@ function trainingReadParams(options: ConvLoraBinaryOptions, listing: Listing, re
   return { ...read, ...pick(options, READER_OPTIONS), ...(holdout !== undefined ? { holdout } : {}) };
 }
 
+/**
+ * Evaluating 'val' of a folder without one: the part of 'train' that training held out (the same
+ * seeded draw, at the run's holdout or the training default), so `eval --split val` scores
+ * exactly the images validation scored.
+ */
+function heldOut(options: ConvLoraBinaryOptions, listing: Listing, splits: readonly string[]): { holdout?: number } {
+  if (!splits.includes('val') || listing.splits.some((s) => s.name === 'val')) return {};
+  return { holdout: options.holdout ?? 0.2 };
+}
+
 /** The training split's size, for the schedule's length (max steps = batches per epoch × epochs / accumulation, as the recipe computes it). */
 function trainItems(options: ConvLoraBinaryOptions): number {
   if (!options.data) return options.train ?? 32;
@@ -114,7 +124,7 @@ function trainItems(options: ConvLoraBinaryOptions): number {
  */
 function addReader(g: GraphBuilder, root: string, options: ConvLoraBinaryOptions, read: { epochs: number; valEvery: number } | { splits: string[]; shuffle: false }) {
   const listing = detectLayout(root);
-  const params = { root, ...('splits' in read ? { ...pick(options, FILE_OPTIONS), ...read } : trainingReadParams(options, listing, read)) };
+  const params = { root, ...('splits' in read ? { ...pick(options, FILE_OPTIONS), ...heldOut(options, listing, read.splits), ...read } : trainingReadParams(options, listing, read)) };
   switch (listing.layout) {
     case 'autogluon-csv':
       return g.add('data', AutogluonCsv, { params });
@@ -239,19 +249,37 @@ export function evaluationSplit(root: string, split: string | undefined): string
  * each ground truth's own resolution (the prediction resized back, as the benchmarks do).
  */
 export function convLoraBinaryEvaluate(options: ConvLoraBinaryOptions, target: EvaluateTarget): Graph {
+  return evaluationGraph(options, target, join(target.checkpoint, 'peft'));
+}
+
+/**
+ * The base SAM weights alone, fine-tuned on nothing, scored the same way: the promptless forward
+ * (the checkpoint's mask token 0 and its decoder, no prompt) that fine-tuning starts from. The
+ * yardstick a comparison of PEFT methods measures them against.
+ */
+export function convLoraBinaryEvaluateBase(options: ConvLoraBinaryOptions, target: Omit<EvaluateTarget, 'checkpoint'>): Graph {
+  return evaluationGraph(untuned(options), target, undefined);
+}
+
+/** The base weights with no adapter: decoder-only injects nothing, so the forward is the checkpoint's own. */
+const untuned = (options: ConvLoraBinaryOptions): ConvLoraBinaryOptions => ({ ...options, method: 'decoder-only', warmStart: undefined });
+
+function evaluationGraph(options: ConvLoraBinaryOptions, target: Omit<EvaluateTarget, 'checkpoint'>, adapter: string | undefined): Graph {
   const { arch, size } = resolvedArch(options);
   const g = new GraphBuilder({ name: 'conv-lora-binary-eval', seed: options.seed ?? 42 });
-  const data = addReader(g, target.data, options, { splits: [evaluationSplit(target.data, target.split)], shuffle: false });
+  const split = evaluationSplit(target.data, target.split);
+  const data = addReader(g, target.data, options, { splits: [split], shuffle: false });
   const resize = g.add('resize', ResizeSquare, { params: { size }, inputs: { image: data.out.image, mask: data.out.mask } });
   const batch = g.add('batch', Batch, {
     params: { size: options.batchSize ?? RECIPES[recipeOf(options)].batchSize },
     inputs: { image: resize.out.image, mask: resize.out.mask, info: data.out.info, original: data.out.mask },
   });
-  const seg = addModel(g, options, arch, batch.out.images, join(target.checkpoint, 'peft'));
+  const seg = addModel(g, options, arch, batch.out.images, adapter);
   g.add('metrics', BinaryMetrics, {
     params: { ...(target.metrics ? { metrics: [...target.metrics] as BinaryMetricName[] } : {}), perImage: true },
     inputs: { probs: seg.out.probs, masks: batch.out.masks, originals: batch.out.originals, infos: batch.out.infos },
   });
+  if (target.gallery) g.add('gallery', Gallery, { params: { count: target.gallery, split }, inputs: { images: batch.out.images, masks: batch.out.masks, probs: seg.out.probs, infos: batch.out.infos } });
   return g.build();
 }
 
@@ -264,10 +292,19 @@ export function addSquareImages(g: GraphBuilder, root: string, size: number, bat
 
 /** The trained adapter on every image of a folder: one mask PNG per image at its own size. */
 export function convLoraBinaryPredict(options: ConvLoraBinaryOptions, target: PredictTarget): Graph {
+  return predictionGraph(options, target, join(target.checkpoint, 'peft'));
+}
+
+/** The base weights' own promptless masks (see convLoraBinaryEvaluateBase). */
+export function convLoraBinaryPredictBase(options: ConvLoraBinaryOptions, target: Omit<PredictTarget, 'checkpoint'>): Graph {
+  return predictionGraph(untuned(options), target, undefined);
+}
+
+function predictionGraph(options: ConvLoraBinaryOptions, target: Omit<PredictTarget, 'checkpoint'>, adapter: string | undefined): Graph {
   const { arch, size } = resolvedArch(options);
   const g = new GraphBuilder({ name: 'conv-lora-binary-predict', seed: options.seed ?? 42 });
   const batch = addSquareImages(g, target.images, size, options.batchSize ?? RECIPES[recipeOf(options)].batchSize, options.skipCorrupt);
-  const seg = addModel(g, options, arch, batch.out.images, join(target.checkpoint, 'peft'));
+  const seg = addModel(g, options, arch, batch.out.images, adapter);
   g.add('write', WriteMasks, { params: { dir: target.out, probs: target.probs }, inputs: { probs: seg.out.probs, infos: batch.out.infos } });
   return g.build();
 }

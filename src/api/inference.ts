@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { basename, extname, join, resolve } from 'node:path';
 import { Observable } from 'rxjs';
 import type { RunEvent } from '../graph/events.ts';
+import type { Graph } from '../graph/graph.ts';
 import { detectLayout } from '../nodes/data/detect-layout.ts';
 import { deltaM, type BaselineRun } from '../nodes/metrics/delta-m.ts';
 import { runGraph } from './run-graph.ts';
@@ -49,6 +50,8 @@ export interface EvaluateRequest extends FromRun {
   readonly name?: string;
   /** A baseline run folder (e.g. LoRA-STL) evaluated on the same data and split: adds delta_m (%), Δm against its metrics. */
   readonly baseline?: string;
+  /** Keep this many images with truth and prediction in the events (pipelines whose evaluation has a gallery). */
+  readonly gallery?: number;
 }
 
 export interface PredictRequest extends FromRun {
@@ -106,7 +109,7 @@ const csvField = (v: unknown) => (typeof v === 'string' && /[",\n]/.test(v) ? `"
 /** An evaluation's graph and what it reads, from the run folder (no output is checked: a distributed shard builds it too). */
 export async function evaluationGraph(request: EvaluateRequest) {
   const { folder, entry, checkpoint, options } = await fromRun(request, 'evaluate');
-  const graph = buildGraph(entry, () => entry.evaluate!(options, { data: request.data, checkpoint, ...(request.split ? { split: request.split } : {}), ...(request.metrics ? { metrics: request.metrics } : {}) }));
+  const graph = buildGraph(entry, () => entry.evaluate!(options, { data: request.data, checkpoint, ...(request.split ? { split: request.split } : {}), ...(request.metrics ? { metrics: request.metrics } : {}), ...(request.gallery ? { gallery: request.gallery } : {}) }));
   const split = (graph.nodes.find((n) => n.name === 'data')?.params as { splits?: string[] } | undefined)?.splits?.[0];
   return { folder, checkpoint, graph, split };
 }
@@ -147,11 +150,26 @@ export async function evaluate(request: EvaluateRequest): Promise<InferenceRun> 
   return { dir: plan.dir, checkpoint: plan.checkpoint, events: recordEvaluation(plan, runGraph(plan.graph, request)) };
 }
 
+/** What an evaluation's record says it scored, and where it goes. */
+export type RecordedEvaluation = Pick<EvaluationPlan, 'checkpoint' | 'split' | 'dir' | 'data' | 'baseline'> & { readonly folder: { readonly dir: string } };
+
+/**
+ * An evaluation graph that no run folder describes (the base weights alone, say) recorded like
+ * `evaluate`'s: metrics.json and per-image.csv in `dir`, which must not exist yet; `subject`
+ * stands for the run in the record.
+ */
+export function evaluateGraph(graph: Graph, target: { dir: string; data: string; subject: string; checkpoint: string; backend?: string }): InferenceRun {
+  if (existsSync(target.dir)) throw new Error(`${target.dir} exists: an evaluation is never replaced; choose another folder`);
+  const split = (graph.nodes.find((n) => n.name === 'data')?.params as { splits?: string[] } | undefined)?.splits?.[0];
+  const plan: RecordedEvaluation = { folder: { dir: target.subject }, checkpoint: target.checkpoint, split, dir: target.dir, data: target.data };
+  return { dir: target.dir, checkpoint: target.checkpoint, events: recordEvaluation(plan, runGraph(graph, target)) };
+}
+
 /**
  * Passes an evaluation's events on and, when they finish, writes metrics.json and per-image.csv
  * from them: the events of a local run, or those merged from a distributed one's shards.
  */
-export function recordEvaluation(plan: EvaluationPlan, source: Observable<RunEvent>): Observable<RunEvent> {
+export function recordEvaluation(plan: RecordedEvaluation, source: Observable<RunEvent>): Observable<RunEvent> {
   const { folder, checkpoint, split, dir } = plan;
   return new Observable<RunEvent>((subscriber) => {
     const metrics: Record<string, number> = {};

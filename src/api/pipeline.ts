@@ -31,6 +31,8 @@ export interface EvaluateTarget {
   readonly split?: string;
   readonly checkpoint: string;
   readonly metrics?: readonly string[];
+  /** Keep this many of the split's first images with truth and prediction (a gallery log event), for a picture of the evaluation. */
+  readonly gallery?: number;
 }
 
 /** What a prediction graph reads and writes. */

@@ -15,6 +15,7 @@ import { dataCommand } from './data-command.ts';
 import { registerWorkerCommand } from './worker-command.ts';
 import { registerSweepCommand } from './sweep-command.ts';
 import { registerPretrainCommand } from './pretrain-command.ts';
+import { registerCompareCommand } from './compare-command.ts';
 
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -28,6 +29,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   registerInferenceCommands(program, (c) => (code = c));
   registerSweepCommand(program, (c) => (code = c));
   registerPretrainCommand(program, (c) => (code = c));
+  registerCompareCommand(program, (c) => (code = c));
   registerWorkerCommand(program);
 
   program

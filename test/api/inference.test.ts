@@ -83,6 +83,19 @@ describe('eval and predict', () => {
     expect(other.at(-1)).toMatchObject({ type: 'failed', node: 'peft', error: expect.stringContaining(`${adapter}.json holds an adapter with another config than this node's (rank: 3 → 4)`) });
   });
 
+  it("evaluates 'val' of a folder without one on the part of train that training held out: the run's own validation figures", async () => {
+    const evaluation = await evaluate({ run, data: join(dir, 'kvasir'), split: 'val', checkpoint: 'last', metrics: ['iou', 'dice', 'sm', 'mae'] });
+    await lastValueFrom(evaluation.events.pipe(toArray()));
+    const result = JSON.parse(readFileSync(join(evaluation.dir, 'metrics.json'), 'utf8')) as { images: number; split: string; metrics: Record<string, number> };
+    // 10 images, 20 % held out; the last epoch's validation of the same weights.
+    expect(result).toMatchObject({ images: 2, split: 'val' });
+    const logged = readFileSync(join(run, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; split?: string; epoch?: number; name?: string; value?: number });
+    for (const name of ['iou', 'dice', 'sm', 'mae']) {
+      const validated = logged.filter((e) => e.type === 'metric' && e.split === 'val' && e.epoch === 1 && e.name === name).at(-1);
+      expect(result.metrics[name], name).toBeCloseTo(validated!.value!, 6);
+    }
+  });
+
   describe('from the command line', () => {
     const output = captureCli();
     it('evaluates a chosen checkpoint and says when the recorded base weights moved', async () => {

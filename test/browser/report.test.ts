@@ -11,6 +11,7 @@ import { lastValueFrom, toArray } from 'rxjs';
 import type { Browser, Page } from 'puppeteer-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { train } from '../../src/api/training.ts';
+import { compareMethods } from '../../pipelines/peft-comparison.ts';
 import type { RunEvent } from '../../src/graph/events.ts';
 import { SAM_PRESETS } from '../../src/nodes/sam/config.ts';
 import { tempDir } from '../fixtures/datasets.ts';
@@ -143,4 +144,41 @@ describeWithChromium('the run report in a real browser', () => {
     console.log(`multitask report screenshot: ${shot}`);
     expect(problems).toEqual([]);
   }, 60_000);
+
+  it('the comparison report (npm start): table, charts and the same images under each method render, with no errors and no network', async () => {
+    const dir = tempDir('samflow-report-compare-');
+    const outcome = await compareMethods({
+      out: join(dir, 'cmp'),
+      methods: ['conv-lora', 'lora'],
+      pretrain: { arch: TINY, epochs: 1, train: 8, val: 0, batchSize: 4 },
+      cacheDir: join(dir, 'cache'),
+      synthetic: { size: 32, splits: { train: 8, val: 4, test: 6 } },
+      options: { epochs: 1 },
+    });
+    const { page, problems } = await open(browser, outcome.report);
+    const rows = await page.$$eval('table.comparison tbody tr', (trs) => trs.map((tr) => (tr as unknown as { innerText: string }).innerText.split('\t')[0]));
+    expect(rows).toEqual(['base (no fine-tuning)', 'conv-lora', 'lora']);
+    // Each run's report is a link that resolves to a file that exists.
+    const links = await page.$$eval('table.comparison a', (as) => as.map((a) => (a as unknown as { href: string }).href));
+    expect(links.map((l) => l.replace(/^file:\/\//, ''))).toEqual([join(outcome.out, 'conv-lora', 'report.html'), join(outcome.out, 'lora', 'report.html')]);
+    const charts = await svgs(page, 'svg.chart');
+    expect(charts.map((c) => c.label)).toEqual(['test: higher is better', 'test: lower is better']);
+    for (const c of charts) {
+      expect(c.width, c.label).toBeGreaterThan(200);
+      expect(c.shapes, c.label).toBeGreaterThan(5);
+    }
+    // 6 test images x (image, truth, base, conv-lora, lora), all decoded and shown.
+    const images = await page.$$eval('.gallery img', (imgs) => imgs.map((i) => ({ alt: i.alt, complete: i.complete, natural: i.naturalWidth, shown: i.getBoundingClientRect().width })));
+    expect(images).toHaveLength(30);
+    for (const img of images) {
+      expect(img.complete, img.alt).toBe(true);
+      expect(img.natural, img.alt).toBe(32);
+      expect(img.shown, img.alt).toBeGreaterThan(64);
+    }
+    expect(await page.$eval('html', (html) => html.scrollWidth)).toBeLessThanOrEqual(1400);
+    const shot = join(shots, 'comparison.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`comparison report screenshot: ${shot}`);
+    expect(problems).toEqual([]);
+  }, 120_000);
 });

@@ -55,12 +55,12 @@ async function dataUri(rgb: Uint8Array, width: number, height: number): Promise<
   return `data:image/png;base64,${png.toString('base64')}`;
 }
 
-interface Composed {
+export interface Composed {
   readonly panels: readonly [string, string, string, string];
   readonly caption: string;
 }
 
-async function composeBinary(item: GalleryItem, threshold: number): Promise<Composed> {
+export async function composeBinary(item: GalleryItem, threshold: number): Promise<Composed> {
   const n = item.width * item.height;
   const [image, truth, pred] = [await decode(item.image, 3, 'image', item), await decode(item.truth, 1, 'truth', item), await decode(item.pred, 1, 'prediction', item)];
   const cut = threshold * 255;

@@ -224,7 +224,7 @@ function speedSection(events: readonly LoggedEvent[]): string {
   return parts.join('\n') || '<p>no timing yet (the run has not finished, or its events carry no timestamps)</p>';
 }
 
-const STYLE = `
+export const REPORT_STYLE = `
 body { font-family: system-ui, sans-serif; margin: 2rem; color: #1a1a1a; max-width: 1500px; }
 table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: right; }
@@ -269,7 +269,7 @@ export async function runReport(compiled: CompiledGraph, events: readonly Logged
 <head>
 <meta charset="utf-8">
 <title>${name} · samflow run</title>
-<style>${STYLE}</style>
+<style>${REPORT_STYLE}</style>
 </head>
 <body>
 <h1>${name}</h1>
