@@ -15,6 +15,7 @@ import { compareMethods, readComparison, type ComparisonOutcome } from '../../pi
 import { PRETRAIN_SAM } from '../../pipelines/sam-pretrain.ts';
 import { captureCli, samflow } from '../cli/capture.ts';
 import { tempDir, writeCamvid, writeKvasir } from '../fixtures/datasets.ts';
+import { TINY_SAM } from '../fixtures/sam-configs.ts';
 
 const FIXTURES = join(import.meta.dirname, '..', 'fixtures', 'sam');
 
@@ -131,6 +132,26 @@ describe('samflow compare with real weights and a data folder', () => {
     expect(rows.map((r) => r.name)).toEqual(['base (no fine-tuning)', 'lora']);
     expect(JSON.parse(readFileSync(join(out, 'lora', 'eval', 'compare-val', 'metrics.json'), 'utf8'))).toMatchObject({ split: 'val', images: 2 });
     expect(existsSync(join(out, 'data'))).toBe(false);
+  }, 120_000);
+});
+
+describe('the PEFT comparison without the native addon', () => {
+  it('runs end to end on wasm (a machine without a C++ compiler): pre-training, fine-tuning, evaluation', async () => {
+    const root = tempDir('samflow-compare-wasm-');
+    const backends = new Set<string>();
+    const outcome = await compareMethods({
+      out: join(root, 'cmp'),
+      methods: ['conv-lora'],
+      backend: 'wasm',
+      pretrain: { arch: TINY_SAM, epochs: 1, train: 8, val: 0, batchSize: 4 },
+      cacheDir: join(root, 'cache'),
+      synthetic: { size: 32, splits: { train: 8, val: 4, test: 4 } },
+      options: { epochs: 1 },
+      onEvent: (_, e) => e.type === 'started' && backends.add(String(e.backend)),
+    });
+    expect(backends).toEqual(new Set(['wasm']));
+    expect(outcome.rows.map((r) => [r.name, r.error])).toEqual([['base (no fine-tuning)', undefined], ['conv-lora', undefined]]);
+    expect(Object.keys(outcome.rows[1]!.scores.test!).sort()).toEqual(['dice', 'em', 'iou', 'mae', 'sm', 'wfm']);
   }, 120_000);
 });
 

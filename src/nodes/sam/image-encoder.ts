@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { gridSize, type SamConfig } from './config.ts';
+import { conv3x3 } from '../tensor/conv3x3.ts';
 import { gelu } from '../tensor/fused.ts';
 import { attend, conv1x1, layerNorm, linear, param, patchConv } from './ops.ts';
 import type { SamParams } from './params.ts';
@@ -118,7 +119,7 @@ export function imageEncoder(
   const grid = gridSize(c);
   let y = conv1x1(x, param(params, 'image_encoder.neck.0.weight'));
   y = layerNorm(y, params, 'image_encoder.neck.1', 1e-6) as tf.Tensor4D;
-  y = tf.conv2d(y, param(params, 'image_encoder.neck.2.weight') as tf.Tensor4D, 1, 'same');
+  y = conv3x3(y, param(params, 'image_encoder.neck.2.weight'));
   y = layerNorm(y, params, 'image_encoder.neck.3', 1e-6) as tf.Tensor4D;
   if (y.shape[1] !== grid) throw new Error(`image encoder: produced a ${y.shape[1]}-token grid, expected ${grid}`);
   return y;

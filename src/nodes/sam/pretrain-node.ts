@@ -16,6 +16,7 @@ import { defineNode } from '../../graph/node.ts';
 import { ImageBatch, LabelBatch, Loss, MaskBatch, MaskProbs, SamModelPort } from '../ports.ts';
 import { pickInstances } from '../data/pick-instance.ts';
 import { mixSeed, mulberry32 } from '../random.ts';
+import { gatherRows } from '../tensor/gather-rows.ts';
 import { AdapterSteps } from './adapter-steps.ts';
 import { imageEncoder } from './image-encoder.ts';
 import { maskDecoder, selectMasks } from './mask-decoder.ts';
@@ -111,7 +112,7 @@ export const SamPrompted = defineNode({
                   }
                 : { boxes: tf.tensor2d(prompts.flatMap((q) => (q.kind === 'box' ? [...q.box] : [])), [m, 4]) };
             const { sparse, dense } = promptEncoder(group, m, model.params, c);
-            const source = tf.gather(embeddings, tf.tensor1d(idx.map((i) => targets[i]!.image), 'int32'));
+            const source = gatherRows(embeddings, idx.map((i) => targets[i]!.image));
             const decoded = selectMasks(maskDecoder(source as tf.Tensor4D, pe, sparse, dense, model.params, c), kind === 'point');
             const k = decoded.masks.shape[1];
             const logits = tf.image.resizeBilinear(tf.transpose(decoded.masks, [0, 2, 3, 1]) as tf.Tensor4D, [h, w], false, true);

@@ -9,7 +9,7 @@ import { mixSeed, mulberry32 } from '../../random.ts';
 import { gelu } from '../../tensor/fused.ts';
 import { resizeBicubic } from './bicubic.ts';
 import { type ConvLoraConfig, convLoraScaling } from './config.ts';
-import { conv3x3 } from './conv3x3.ts';
+import { conv3x3 } from '../../tensor/conv3x3.ts';
 import { noisyTopKGate } from './gate.ts';
 
 export interface ConvLoraWeights {
