@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { registerFastMatMulGradient } from './matmul-gradient.ts';
+import { registerTrainingMemory } from './training-memory.ts';
 import { loadAddon } from './native/addon.ts';
 import { checkThreadsSetting, poolBytes } from './native/native-backend.ts';
 import { NATIVE_BACKEND, registerNativeBackend } from './native/register.ts';
@@ -90,6 +91,7 @@ function nativeReason(pkg: string, error: unknown): string {
  * that cannot load is an error, not a silent fallback.
  */
 export async function selectBackend(preferred?: BackendChoice): Promise<BackendReport> {
+  registerTrainingMemory();
   const attempts: BackendAttempt[] = [];
   for (const name of preferred ? [preferred] : BACKEND_ORDER) {
     const attempt = await tryLoad(name);

@@ -1,10 +1,10 @@
 /**
  * Softmax attention with SAM's decomposed relative-position bias, whose backward pass recomputes
- * the attention map instead of keeping it. Under a gradient tape the plain composite keeps four
- * [heads, T, T] tensors per block (the logits and the bias, which tfjs's Add gradient saves only
- * for their shapes, the biased logits and the softmax): 6.4 GB for one vit_b global block at 1024
- * px, so the encoder could not train in 24 GB. This keeps only q, k, v and the two small bias
- * terms, and pays one more q·kᵀ and softmax in backward.
+ * the attention map instead of keeping it. Under a gradient tape the plain composite keeps two
+ * [heads, T, T] maps per block (the softmax, saved by its gradient and by the product with v:
+ * 1.6 GB for one vit_b global block at 1024 px; with tfjs's own Add gradient also the logits and
+ * the bias, for their shapes). This keeps only q, k, v and the two small bias terms, and pays one
+ * more q·kᵀ and softmax in backward.
  */
 import * as tf from '@tensorflow/tfjs';
 import { softmaxBackward } from '../tensor/fused.ts';

@@ -35,7 +35,7 @@ describe.each(BACKENDS)('relative-position attention with recompute on %s', (bac
 });
 
 describe('relative-position attention memory', () => {
-  it('keeps no [B, T, T] tensor for backward, where the composite keeps several', async () => {
+  it('keeps no [B, T, T] tensor for backward, where the composite keeps the softmax twice', async () => {
     await useBackend('cpu');
     const [b, side, d] = [2, 16, 8];
     const t = side * side;
@@ -54,7 +54,9 @@ describe('relative-position attention memory', () => {
       return held;
     };
     const map = b * t * t * 4;
-    expect(heldBy(composite)).toBeGreaterThanOrEqual(3 * map);
+    // The softmax output, saved by the softmax's gradient and by the product with v (the training
+    // engine's Add gradient no longer keeps the logits and the bias for their shapes).
+    expect(heldBy(composite)).toBeGreaterThanOrEqual(2 * map);
     expect(heldBy(recomputed)).toBeLessThan(map / 4);
     tf.dispose(inputs);
   });
