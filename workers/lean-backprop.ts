@@ -15,6 +15,11 @@
  * is reached. A gradient tensor that is also another tensor's gradient (a gradient function that
  * passes dy through) is kept until its last holder is done. Higher-order gradients (a tape inside
  * a tape) keep tfjs's behaviour: the outer tape still needs the saved tensors.
+ *
+ * And, as PyTorch records nothing for tensors that need no gradient, an operation none of whose
+ * inputs depends on an x is not taped: its saved tensors are let go at once instead of at the end
+ * (a frozen encoder in front of a trained decoder kept every activation it saved until the end of
+ * the backward pass, which never reaches it).
  */
 import * as tf from '@tensorflow/tfjs';
 
@@ -29,6 +34,7 @@ interface TapeNode {
 
 interface Engine {
   state: { activeTape: TapeNode[] | null; gradientDepth: number };
+  addTapeNode(kernelName: string, inputs: Record<string, tf.Tensor>, outputs: tf.Tensor[], gradientsFunc: unknown, saved: tf.Tensor[], attrs: Record<string, unknown>): void;
   scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
   startTape(): void;
   endTape(): void;
@@ -132,15 +138,39 @@ function backpropagate(engine: Engine, tape: readonly TapeNode[], y: tf.Tensor, 
 
 let registered = false;
 
+/**
+ * Per gradients() call recording now, the tensors that depend on its xs. Nodes are left off the
+ * tape only while exactly one records (a nested recording, for higher-order gradients, keeps
+ * every node for the outer one).
+ */
+const recordings: Set<number>[] = [];
+
 /** Replaces the engine's gradients() with the freeing walk (global: every tf.grad / variableGrads). */
 export function registerLeanBackprop(): void {
   if (registered) return;
   registered = true;
   const engine = tf.engine() as unknown as Engine;
+  const addTapeNode = engine.addTapeNode.bind(engine);
+  engine.addTapeNode = (kernelName, inputs, outputs, gradientsFunc, saved, attrs) => {
+    const tensors = Object.values(inputs);
+    const reached = recordings.filter((fromX) => tensors.some((t) => fromX.has(t.id)));
+    if (recordings.length === 1 && !reached.length) {
+      for (const t of saved) t.dispose();
+      return;
+    }
+    for (const fromX of reached) for (const o of outputs) fromX.add(o.id);
+    addTapeNode(kernelName, inputs, outputs, gradientsFunc, saved, attrs);
+  };
   engine.gradients = function gradients(f, xs, dy, allowNoGradients = false) {
     if (!xs.length) throw new Error('gradients() received an empty list of xs.');
     if (dy && dy.dtype !== 'float32') throw new Error(`dy must have 'float32' dtype, but has '${dy.dtype}'`);
-    const y = engine.scopedRun(() => engine.startTape(), () => engine.endTape(), () => engine.tidy('forward', f));
+    recordings.push(new Set(xs.map((x) => x.id)));
+    let y: tf.Tensor;
+    try {
+      y = engine.scopedRun(() => engine.startTape(), () => engine.endTape(), () => engine.tidy('forward', f));
+    } finally {
+      recordings.pop();
+    }
     if (!(y instanceof tf.Tensor)) throw new Error('The result y returned by f() must be a tensor.');
     const tape = engine.state.activeTape!;
     const outermost = engine.state.gradientDepth === 0;
