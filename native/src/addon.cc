@@ -314,18 +314,26 @@ Napi::Value SoftmaxGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Int32Array int32s(const Napi::CallbackInfo& info, std::size_t index, const char* name, std::size_t length) {
+Napi::Int32Array int32s(const Napi::CallbackInfo& info, std::size_t index, const char* name) {
   if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
     throw Napi::TypeError::New(info.Env(), std::string(name) + ": expected an Int32Array");
-  auto a = info[index].As<Napi::Int32Array>();
+  return info[index].As<Napi::Int32Array>();
+}
+
+Napi::Int32Array int32s(const Napi::CallbackInfo& info, std::size_t index, const char* name, std::size_t length) {
+  auto a = int32s(info, index, name);
   if (a.ElementLength() != length) throw Napi::RangeError::New(info.Env(), std::string(name) + ": expected " + std::to_string(length) + " entries");
   return a;
 }
 
-Napi::Float64Array doubles(const Napi::CallbackInfo& info, std::size_t index, const char* name, std::size_t length) {
+Napi::Float64Array doubles(const Napi::CallbackInfo& info, std::size_t index, const char* name) {
   if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
     throw Napi::TypeError::New(info.Env(), std::string(name) + ": expected a Float64Array");
-  auto a = info[index].As<Napi::Float64Array>();
+  return info[index].As<Napi::Float64Array>();
+}
+
+Napi::Float64Array doubles(const Napi::CallbackInfo& info, std::size_t index, const char* name, std::size_t length) {
+  auto a = doubles(info, index, name);
   if (a.ElementLength() != length) throw Napi::RangeError::New(info.Env(), std::string(name) + ": expected " + std::to_string(length) + " entries");
   return a;
 }
@@ -337,39 +345,111 @@ void check_maps(const Napi::CallbackInfo& info, std::size_t data_length, const s
     if (o < 0 || std::size_t(o) + std::size_t(h) * std::size_t(w) > data_length) throw Napi::RangeError::New(info.Env(), "points: an offset's map reads past the end");
 }
 
-// samplePoints(data, offsets, points, count, perRow, h, w, clamp, out) / scatterPoints(dx, ..., dy)
-template <bool Scatter>
-Napi::Value Points(const Napi::CallbackInfo& info) {
+// The maps at `offsets` (a Float64Array) of `data`, h x w each.
+std::vector<int64_t> maps(const Napi::CallbackInfo& info, std::size_t data_length, std::size_t index, int h, int w) {
+  auto offs = offsets(info, index, "offsets", int(doubles(info, index, "offsets").ElementLength()));
+  check_maps(info, data_length, offs, h, w);
+  return offs;
+}
+
+// Entries per row: length / rows, which must be whole.
+std::size_t per_row(const Napi::CallbackInfo& info, std::size_t length, std::size_t rows, const char* name) {
+  if (rows == 0 || length % rows != 0) throw Napi::RangeError::New(info.Env(), std::string(name) + ": expected a whole number of entries per row");
+  return length / rows;
+}
+
+// presentClasses(labels, images, numClasses, ignoreIndex, present) -> index of the first stray label, or -1
+Napi::Value PresentClasses(const Napi::CallbackInfo& info) {
+  auto labels = int32s(info, 0, "labels");
+  const std::size_t images = integer(info, 1, "images"), classes = integer(info, 2, "numClasses");
+  if (!info[3].IsNumber()) throw Napi::TypeError::New(info.Env(), "ignoreIndex: expected a number");
+  if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || info[4].As<Napi::Uint8Array>().ElementLength() != images * classes)
+    throw Napi::TypeError::New(info.Env(), "present: expected a Uint8Array of images x numClasses entries");
+  const std::size_t pixels = per_row(info, labels.ElementLength(), images, "labels");
+  const int64_t stray = samflow::present_classes(labels.Data(), images, pixels, int32_t(classes), info[3].As<Napi::Number>().Int32Value(),
+                                                 info[4].As<Napi::Uint8Array>().Data());
+  return Napi::Number::New(info.Env(), double(stray));
+}
+
+// matchingCosts(data, offsets, points, h, w, labels, labelH, labelW, clamp, slot, bce, dice)
+Napi::Value MatchingCosts(const Napi::CallbackInfo& info) {
   auto data = floats(info, 0, "data");
-  if (!info[1].IsTypedArray() || info[1].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-    throw Napi::TypeError::New(info.Env(), "offsets: expected a Float64Array");
-  const std::size_t rows = info[1].As<Napi::Float64Array>().ElementLength();
-  auto offs = offsets(info, 1, "offsets", int(rows));
-  const std::size_t count = integer(info, 3, "count");
-  const bool per_row = info[4].ToBoolean().Value();
-  const int h = integer(info, 5, "h"), w = integer(info, 6, "w");
-  const bool clamp = info[7].ToBoolean().Value();
-  auto points = floats(info, 2, "points", 2 * count * (per_row ? rows : 1));
-  auto rows_data = floats(info, 8, Scatter ? "dy" : "out", rows * count);
-  check_maps(info, data.ElementLength(), offs, h, w);
-  if (Scatter) samflow::scatter_points(data.Data(), offs.data(), rows, points.Data(), count, per_row, h, w, clamp, rows_data.Data());
-  else samflow::sample_points(data.Data(), offs.data(), rows, points.Data(), count, per_row, h, w, clamp, rows_data.Data());
+  const int h = integer(info, 3, "h"), w = integer(info, 4, "w");
+  const auto offs = maps(info, data.ElementLength(), 1, h, w);
+  auto points = floats(info, 2, "points");
+  const int label_h = integer(info, 6, "labelH"), label_w = integer(info, 7, "labelW");
+  auto labels = int32s(info, 5, "labels", std::size_t(label_h) * std::size_t(label_w));
+  auto slot = int32s(info, 9, "slot");
+  auto bce = doubles(info, 10, "bce");
+  const std::size_t columns = per_row(info, bce.ElementLength(), offs.size(), "bce");
+  auto dice = doubles(info, 11, "dice", bce.ElementLength());
+  for (std::size_t i = 0; i < slot.ElementLength(); i++)
+    if (slot[i] >= int32_t(columns)) throw Napi::RangeError::New(info.Env(), "slot: a column past the end of bce");
+  samflow::matching_costs(data.Data(), offs.data(), offs.size(), points.Data(), points.ElementLength() / 2, h, w, labels.Data(), label_h, label_w,
+                          info[8].ToBoolean().Value(), slot.Data(), slot.ElementLength(), columns, bce.Data(), dice.Data());
   return info.Env().Undefined();
 }
 
-// sampleClassMasks(labels, h, w, points, clamp, slot, out)
-Napi::Value SampleClassMasks(const Napi::CallbackInfo& info) {
-  const int h = integer(info, 1, "h"), w = integer(info, 2, "w");
-  auto labels = int32s(info, 0, "labels", std::size_t(h) * std::size_t(w));
-  auto points = floats(info, 3, "points");
+// samplePoints(data, offsets, points, h, w, clamp, out)
+Napi::Value SamplePoints(const Napi::CallbackInfo& info) {
+  auto data = floats(info, 0, "data");
+  const int h = integer(info, 3, "h"), w = integer(info, 4, "w");
+  const auto offs = maps(info, data.ElementLength(), 1, h, w);
+  auto points = floats(info, 2, "points");
   const std::size_t count = points.ElementLength() / 2;
-  if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
-    throw Napi::TypeError::New(info.Env(), "slot: expected an Int32Array");
-  auto slot = info[5].As<Napi::Int32Array>();
-  int32_t top = -1;
-  for (std::size_t i = 0; i < slot.ElementLength(); i++) top = std::max(top, slot[i]);
-  auto out = floats(info, 6, "out", std::size_t(top + 1) * count);
-  samflow::sample_class_masks(labels.Data(), h, w, points.Data(), count, info[4].ToBoolean().Value(), slot.Data(), slot.ElementLength(), out.Data());
+  auto out = floats(info, 6, "out", offs.size() * count);
+  samflow::sample_points(data.Data(), offs.data(), offs.size(), points.Data(), count, h, w, info[5].ToBoolean().Value(), out.Data());
+  return info.Env().Undefined();
+}
+
+// importancePoints(data, offsets, draws, h, w, drawn, uncertain, out, logits)
+Napi::Value ImportancePoints(const Napi::CallbackInfo& info) {
+  auto data = floats(info, 0, "data");
+  const int h = integer(info, 3, "h"), w = integer(info, 4, "w");
+  const auto offs = maps(info, data.ElementLength(), 1, h, w);
+  const std::size_t drawn = integer(info, 5, "drawn"), uncertain = integer(info, 6, "uncertain");
+  auto out = floats(info, 7, "out");
+  const std::size_t points = per_row(info, out.ElementLength(), offs.size(), "out") / 2;
+  if (uncertain > drawn || uncertain > points) throw Napi::RangeError::New(info.Env(), "uncertain: more than the points drawn or kept");
+  auto draws = floats(info, 2, "draws", offs.size() * (2 * drawn + 2 * (points - uncertain)));
+  auto logits = floats(info, 8, "logits", offs.size() * points);
+  samflow::importance_points(data.Data(), offs.data(), offs.size(), draws.Data(), h, w, drawn, uncertain, points, out.Data(), logits.Data());
+  return info.Env().Undefined();
+}
+
+// pointLoss(logits, points, perRow, labels, labelOffsets, classes, labelH, labelW, clamp, truth, stats)
+Napi::Value PointLoss(const Napi::CallbackInfo& info) {
+  auto labels = int32s(info, 3, "labels");
+  auto classes = int32s(info, 5, "classes");
+  const std::size_t rows = classes.ElementLength();
+  auto logits = floats(info, 0, "logits");
+  const std::size_t count = per_row(info, logits.ElementLength(), rows, "logits");
+  const bool each = info[2].ToBoolean().Value();
+  auto points = floats(info, 1, "points", 2 * count * (each ? rows : 1));
+  const int label_h = integer(info, 6, "labelH"), label_w = integer(info, 7, "labelW");
+  const auto label_offs = offsets(info, 4, "labelOffsets", int(rows));
+  check_maps(info, labels.ElementLength(), label_offs, label_h, label_w);
+  auto truth = floats(info, 9, "truth", rows * count);
+  auto stats = doubles(info, 10, "stats", 4 * rows);
+  samflow::point_loss(logits.Data(), rows, points.Data(), count, each, labels.Data(), label_offs.data(), classes.Data(), label_h, label_w,
+                      info[8].ToBoolean().Value(), truth.Data(), stats.Data());
+  return info.Env().Undefined();
+}
+
+// pointLossGrad(dx, offsets, points, perRow, h, w, clamp, logits, truth, coefficients)
+Napi::Value PointLossGrad(const Napi::CallbackInfo& info) {
+  auto dx = floats(info, 0, "dx");
+  const int h = integer(info, 4, "h"), w = integer(info, 5, "w");
+  const auto offs = maps(info, dx.ElementLength(), 1, h, w);
+  const std::size_t rows = offs.size();
+  const bool each = info[3].ToBoolean().Value();
+  auto logits = floats(info, 7, "logits");
+  const std::size_t count = per_row(info, logits.ElementLength(), rows, "logits");
+  auto points = floats(info, 2, "points", 2 * count * (each ? rows : 1));
+  auto truth = floats(info, 8, "truth", rows * count);
+  auto coefficients = doubles(info, 9, "coefficients", 3 * rows);
+  samflow::point_loss_grad(dx.Data(), offs.data(), rows, points.Data(), count, each, h, w, info[6].ToBoolean().Value(), logits.Data(), truth.Data(),
+                           coefficients.Data());
   return info.Env().Undefined();
 }
 
@@ -382,32 +462,14 @@ Napi::Value Mulberry32Fill(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// softplusSigmoid(x, rows, cols, prob, softplusSum, probSum)
-Napi::Value SoftplusSigmoid(const Napi::CallbackInfo& info) {
-  const std::size_t rows = integer(info, 1, "rows"), cols = integer(info, 2, "cols");
-  auto x = floats(info, 0, "x", rows * cols);
-  auto prob = floats(info, 3, "prob", rows * cols);
-  auto sp = doubles(info, 4, "softplusSum", rows);
-  auto ps = doubles(info, 5, "probSum", rows);
-  samflow::softplus_sigmoid(x.Data(), rows, cols, prob.Data(), sp.Data(), ps.Data());
-  return info.Env().Undefined();
-}
-
-// kthSmallestAbs(values, k)
-Napi::Value KthSmallestAbs(const Napi::CallbackInfo& info) {
-  auto values = floats(info, 0, "values");
-  const std::size_t k = integer(info, 1, "k");
-  if (k >= values.ElementLength()) throw Napi::RangeError::New(info.Env(), "kthSmallestAbs: k is past the end");
-  return Napi::Number::New(info.Env(), samflow::kth_smallest_abs(values.Data(), values.ElementLength(), k));
-}
-
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("samplePoints", Napi::Function::New(env, Points<false>));
-  exports.Set("scatterPoints", Napi::Function::New(env, Points<true>));
-  exports.Set("sampleClassMasks", Napi::Function::New(env, SampleClassMasks));
+  exports.Set("presentClasses", Napi::Function::New(env, PresentClasses));
+  exports.Set("matchingCosts", Napi::Function::New(env, MatchingCosts));
+  exports.Set("samplePoints", Napi::Function::New(env, SamplePoints));
+  exports.Set("importancePoints", Napi::Function::New(env, ImportancePoints));
+  exports.Set("pointLoss", Napi::Function::New(env, PointLoss));
+  exports.Set("pointLossGrad", Napi::Function::New(env, PointLossGrad));
   exports.Set("mulberry32Fill", Napi::Function::New(env, Mulberry32Fill));
-  exports.Set("softplusSigmoid", Napi::Function::New(env, SoftplusSigmoid));
-  exports.Set("kthSmallestAbs", Napi::Function::New(env, KthSmallestAbs));
   exports.Set("info", Napi::Function::New(env, Info));
   exports.Set("setGemm", Napi::Function::New(env, SetGemm));
   exports.Set("batchMatMul", Napi::Function::New(env, BatchMatMul));

@@ -1,6 +1,7 @@
 // Runtime CPU dispatch. GCC's target_clones resolver picked the baseline clone inside this
 // addon (ifunc resolvers run before the CPU model is known), so hot loops are compiled twice,
-// with target("avx2,fma") and without, and chosen through this flag.
+// with target("avx2,fma") and without (three times where AVX-512 pays), and chosen through
+// these flags.
 #pragma once
 
 namespace samflow {
@@ -9,6 +10,16 @@ inline bool has_avx2_fma() {
   static const bool value = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return value;
+}
+
+// AVX-512 F, DQ, BW and VL, with AVX2 and FMA.
+inline bool has_avx512() {
+  static const bool value = [] {
+    __builtin_cpu_init();
+    return has_avx2_fma() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
   }();
   return value;
 }
@@ -22,4 +33,14 @@ inline bool has_avx2_fma() {
   void name params {                                                   \
     if (::samflow::has_avx2_fma()) name##_avx2 args;                   \
     else name##_baseline args;                                         \
+  }
+
+// As SAMFLOW_DISPATCHED, with a third copy compiled for AVX-512 (16 floats a vector) where the CPU
+// has it: for arithmetic-bound loops (gathers run no faster there).
+#define SAMFLOW_DISPATCHED_AVX512(name, params, args, body)                                        \
+  __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))) void name##_avx512 params body \
+  SAMFLOW_DISPATCHED(name##_upto_avx2, params, args, body)                                         \
+  void name params {                                                                               \
+    if (::samflow::has_avx512()) name##_avx512 args;                                               \
+    else name##_upto_avx2 args;                                                                    \
   }

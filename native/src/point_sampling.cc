@@ -1,133 +1,497 @@
 #include "point_sampling.h"
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <vector>
 
+#include <sys/mman.h>
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23  // Linux 5.14, older libc headers lack it
+#endif
+
+#include "cpu_features.h"
 #include "thread_pool.h"
+#include "vector_math.h"
 
 namespace samflow {
 
 namespace {
-constexpr std::size_t kGrain = 1 << 12;  // points per task
+constexpr std::size_t kBlock = 256;  // points per vectorised stretch of a row
 
-// The four neighbours of a point and their weights, computed in doubles as the JS version does.
-struct Neighbours {
-  int index[4];
-  float weight[4];
+// The neighbours of up to kBlock points, one array per corner, so the loops over them vectorise.
+struct TapBlock {
+  int32_t index[4][kBlock];
+  float weight[4][kBlock];
 };
 
-inline Neighbours neighbours(float px, float py, int h, int w, bool clamp) {
-  double sx = double(px) * w - 0.5, sy = double(py) * h - 0.5;
-  if (clamp) {
-    sx = std::min(std::max(sx, 0.0), double(w - 1));
-    sy = std::min(std::max(sy, 0.0), double(h - 1));
+// The neighbours of n <= kBlock points (x, y pairs) on an h x w grid, in float arithmetic (as
+// grid_sample's float32 kernel does) so that 8 or 16 points go per vector; the JS version rounds each
+// step the same way, so both find the same neighbours and weights.
+SAMFLOW_DISPATCHED_AVX512(find_taps, (const float* __restrict points, std::size_t n, int h, int w, bool clamp, TapBlock* __restrict t),
+                          (points, n, h, w, clamp, t), {
+  const float last_x = float(w - 1);
+  const float last_y = float(h - 1);
+  // Clamping as bounds that are infinite when off: a branch in the loop would keep it scalar.
+  const float low = clamp ? 0.f : -INFINITY;
+  const float high_x = clamp ? last_x : INFINITY;
+  const float high_y = clamp ? last_y : INFINITY;
+  for (std::size_t i = 0; i < n; ++i) {
+    // x * w - 0.5 rounded once (a fused multiply-add; exact in doubles, as JS computes it)
+    const float sx = std::min(std::max(std::fma(points[2 * i], float(w), -0.5f), low), high_x);
+    const float sy = std::min(std::max(std::fma(points[2 * i + 1], float(h), -0.5f), low), high_y);
+    const float x0 = std::floor(sx);
+    const float y0 = std::floor(sy);
+    const float fx = sx - x0;
+    const float fy = sy - y0;
+    // Outside the map a neighbour weighs 0; its index is clamped only to stay readable (a NaN
+    // coordinate too: std::max(0, NaN) is 0).
+    const float wx0 = x0 >= 0 && x0 <= last_x ? 1 - fx : 0;
+    const float wx1 = x0 + 1 >= 0 && x0 + 1 <= last_x ? fx : 0;
+    const float wy0 = y0 >= 0 && y0 <= last_y ? 1 - fy : 0;
+    const float wy1 = y0 + 1 >= 0 && y0 + 1 <= last_y ? fy : 0;
+    const int32_t cx0 = int32_t(std::min(last_x, std::max(0.f, x0)));
+    const int32_t cx1 = int32_t(std::min(last_x, std::max(0.f, x0 + 1)));
+    const int32_t cy0 = int32_t(std::min(last_y, std::max(0.f, y0))) * w;
+    const int32_t cy1 = int32_t(std::min(last_y, std::max(0.f, y0 + 1))) * w;
+    t->index[0][i] = cy0 + cx0;
+    t->index[1][i] = cy0 + cx1;
+    t->index[2][i] = cy1 + cx0;
+    t->index[3][i] = cy1 + cx1;
+    t->weight[0][i] = wy0 * wx0;
+    t->weight[1][i] = wy0 * wx1;
+    t->weight[2][i] = wy1 * wx0;
+    t->weight[3][i] = wy1 * wx1;
   }
-  const int x0 = int(std::floor(sx)), y0 = int(std::floor(sy));
-  const double fx = sx - x0, fy = sy - y0;
-  const double wx0 = x0 >= 0 && x0 < w ? 1 - fx : 0, wx1 = x0 + 1 >= 0 && x0 + 1 < w ? fx : 0;
-  const double wy0 = y0 >= 0 && y0 < h ? 1 - fy : 0, wy1 = y0 + 1 >= 0 && y0 + 1 < h ? fy : 0;
-  const int cx0 = std::min(std::max(x0, 0), w - 1), cx1 = std::min(std::max(x0 + 1, 0), w - 1);
-  const int cy0 = std::min(std::max(y0, 0), h - 1) * w, cy1 = std::min(std::max(y0 + 1, 0), h - 1) * w;
-  return {{cy0 + cx0, cy0 + cx1, cy1 + cx0, cy1 + cx1}, {float(wy0 * wx0), float(wy0 * wx1), float(wy1 * wx0), float(wy1 * wx1)}};
+})
+
+// out[i] = the map at point i.
+SAMFLOW_DISPATCHED(gather, (const float* __restrict map, const TapBlock* __restrict t, std::size_t n, float* __restrict out),
+                   (map, t, n, out), {
+  for (std::size_t i = 0; i < n; ++i)
+    out[i] = t->weight[0][i] * map[t->index[0][i]] + t->weight[1][i] * map[t->index[1][i]] + t->weight[2][i] * map[t->index[2][i]] +
+             t->weight[3][i] * map[t->index[3][i]];
+})
+
+// out[i] = the weight of point i's neighbours labelled `cls`, added in neighbour order as the JS version does.
+SAMFLOW_DISPATCHED(class_mask, (const int32_t* __restrict labels, const TapBlock* __restrict t, std::size_t n, int32_t cls, float* __restrict out),
+                   (labels, t, n, cls, out), {
+  for (std::size_t i = 0; i < n; ++i) {
+    float v = labels[t->index[0][i]] == cls ? t->weight[0][i] : 0.f;
+    v += labels[t->index[1][i]] == cls ? t->weight[1][i] : 0.f;
+    v += labels[t->index[2][i]] == cls ? t->weight[2][i] : 0.f;
+    v += labels[t->index[3][i]] == cls ? t->weight[3][i] : 0.f;
+    out[i] = v;
+  }
+})
+
+// ids[k][i] = the label of point i's neighbour k: one loop of independent loads, so that the
+// cache misses of a large label map overlap.
+SAMFLOW_DISPATCHED(gather_labels, (const int32_t* __restrict labels, const TapBlock* __restrict t, std::size_t n, int32_t (*__restrict ids)[kBlock]),
+                   (labels, t, n, ids), {
+  for (int k = 0; k < 4; ++k)
+    for (std::size_t i = 0; i < n; ++i) ids[k][i] = labels[t->index[k][i]];
+})
+
+// map[neighbours of point i] += weight * g[i] (serial: points may share a neighbour).
+void scatter(float* map, const TapBlock& t, std::size_t n, const float* g) {
+  for (std::size_t i = 0; i < n; ++i)
+    for (int k = 0; k < 4; ++k) map[t.index[k][i]] += t.weight[k][i] * g[i];
+}
+
+// Streams a map into cache before it is read at random points: in address order the hardware
+// fetches it at memory bandwidth, where random reads would make most of its lines a full memory
+// round trip each (a 256^2 map: ~0.35 ms of a 12,544-point row).
+void warm(const float* map, std::size_t n) {
+  for (std::size_t i = 0; i < n; i += 16) __builtin_prefetch(map + i);
+}
+
+// exp(x) for x <= 0: vector_math.h's exp_approx without its overflow and NaN cases, which a
+// non-positive argument never needs (below -87.3 it gives exp(-87.3) ~ 1e-38 instead of 0).
+inline float exp_nonpositive(float x) {
+  const float lo = -87.3365478515625f;
+  x = x < lo ? lo : x;
+  const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const int32_t bits = (int32_t(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  return (p * r * r + r + 1.f) * scale;
+}
+
+// log(u) for u in [1, 2]: Cephes' logf polynomial on [sqrt(1/2), sqrt(2)) after halving u above sqrt(2).
+inline float log_1_to_2(float u) {
+  const bool high = u > 1.41421356237f;
+  const float f = (high ? 0.5f * u : u) - 1.f;
+  const float z = f * f;
+  const float k = high ? 1.f : 0.f;
+  float p = 7.0376836292e-2f;
+  p = p * f - 1.1514610310e-1f;
+  p = p * f + 1.1676998740e-1f;
+  p = p * f - 1.2420140846e-1f;
+  p = p * f + 1.4249322787e-1f;
+  p = p * f - 1.6668057665e-1f;
+  p = p * f + 2.0000714765e-1f;
+  p = p * f - 2.4999993993e-1f;
+  p = p * f + 3.3333331174e-1f;
+  return f + (p * f * z + k * -2.12194440e-4f - 0.5f * z) + k * 0.693359375f;
+}
+
+// sigmoid(v), softplus(v) = max(v, 0) + log1p(e) and sigmoid'(v) = e / (1 + e)^2, from
+// e = exp(-|v|) (which never overflows) and one division; within a few ulp.
+struct Logistic {
+  float prob, softplus, slope;
+};
+
+inline Logistic logistic(float v) {
+  const float e = exp_nonpositive(v < 0.f ? v : -v);
+  const float u = 1.f + e;
+  const float inv = 1.f / u;
+  // log1p(e) = log(u) plus, to first order, what rounding 1 + e lost.
+  return {(v >= 0.f ? 1.f : e) * inv, (v > 0.f ? v : 0.f) + log_1_to_2(u) + (e - (u - 1.f)) * inv, e * inv * inv};
+}
+
+SAMFLOW_DISPATCHED_AVX512(softplus_sigmoid_span, (const float* __restrict x, float* __restrict softplus, float* __restrict prob, std::size_t n),
+                          (x, softplus, prob, n), {
+  for (std::size_t i = 0; i < n; ++i) {
+    const Logistic l = logistic(x[i]);
+    softplus[i] = l.softplus;
+    prob[i] = l.prob;
+  }
+})
+
+// g = a (p - t) + (b t + c) p (1 - p).
+SAMFLOW_DISPATCHED_AVX512(loss_grad_span, (const float* __restrict x, const float* __restrict t, float a, float b, float c, float* __restrict g, std::size_t n),
+                          (x, t, a, b, c, g, n), {
+  for (std::size_t i = 0; i < n; ++i) {
+    const Logistic l = logistic(x[i]);
+    g[i] = a * (l.prob - t[i]) + (b * t[i] + c) * l.slope;
+  }
+})
+
+// The next n draws of mulberry32 from state `start`: the state only adds a constant per draw, so
+// any stretch can be made on its own.
+SAMFLOW_DISPATCHED_AVX512(mulberry32_span, (uint32_t start, float* __restrict out, std::size_t n), (start, out, n), {
+  for (std::size_t i = 0; i < n; ++i) {
+    uint32_t t = start + uint32_t(i + 1) * 0x6d2b79f5u;
+    t = (t ^ (t >> 15)) * (t | 1u);
+    t ^= t + (t ^ (t >> 7)) * (t | 61u);
+    t ^= t >> 14;
+    // t / 2^32 rounded once to float, as JS stores the double quotient; the signed conversion
+    // plus 2^31 is exact and vectorises with AVX2 (which has no unsigned one).
+    out[i] = float((double(int32_t(t ^ 0x80000000u)) + 2147483648.0) * (1.0 / 4294967296.0));
+  }
+})
+
+// The k-th smallest (0-based) of n 31-bit keys that share bits 30-20, by radix selection on bits
+// 19-9 and then 8-0 (the keys are reordered), and how many keys are below it.
+struct Selection {
+  uint32_t value;
+  std::size_t below;
+};
+
+Selection kth_smallest_in_bin(uint32_t* keys, std::size_t n, std::size_t k) {
+  uint32_t hist[2048];
+  std::size_t below = 0;
+  for (const int shift : {9, 0}) {
+    const uint32_t mask = shift ? 0x7ff : 0x1ff;
+    std::fill(hist, hist + mask + 1, 0);
+    for (std::size_t i = 0; i < n; i++) hist[(keys[i] >> shift) & mask]++;
+    uint32_t bin = 0;
+    for (; k >= hist[bin]; bin++) k -= hist[bin], below += hist[bin];
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < n; i++)
+      if (((keys[i] >> shift) & mask) == bin) keys[kept++] = keys[i];
+    n = kept;
+  }
+  return {keys[0], below};
+}
+
+// Faults in the pages of [p, p + bytes) in one call (MADV_POPULATE_WRITE, Linux 5.14; contents
+// unchanged), not one page fault at a time: the pages of a fresh output (the gradient above all)
+// cost several times less so. Where the kernel lacks it, they fault in when written, as before.
+void populate(void* p, std::size_t bytes) {
+  const std::uintptr_t page = 4096;
+  const std::uintptr_t begin = (reinterpret_cast<std::uintptr_t>(p) + page - 1) & ~(page - 1);
+  const std::uintptr_t end = (reinterpret_cast<std::uintptr_t>(p) + bytes) & ~(page - 1);
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE);
+}
+
+// sum a[i] b[i]: in float lanes over stretches of kBlock, in double across them.
+double dot(const float* a, const float* b, std::size_t n) {
+  double sum = 0;
+  for (std::size_t i = 0; i < n; i += kBlock) sum += dot8(a + i, b + i, std::min(kBlock, n - i));
+  return sum;
+}
+
+bool distinct(const int64_t* offsets, std::size_t rows) {
+  std::vector<int64_t> sorted(rows);
+  std::copy(offsets, offsets + rows, sorted.begin());
+  std::sort(sorted.begin(), sorted.end());
+  return std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
 }
 }  // namespace
 
-void sample_points(const float* data, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count,
-                   bool per_row, int h, int w, bool clamp, float* out) {
-  if (!per_row) {
-    // Shared points (the matching's: Q tokens at the same points): neighbours once, read Q times.
-    std::vector<Neighbours> taps(count);
-    parallel_for(count, kGrain, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t p = begin; p < end; p++) taps[p] = neighbours(points[2 * p], points[2 * p + 1], h, w, clamp);
-    });
-    parallel_for(rows * count, kGrain, [&](std::size_t begin, std::size_t end) {
-      for (std::size_t j = begin; j < end; j++) {
-        const Neighbours& n = taps[j % count];
-        const float* base = data + offsets[j / count];
-        out[j] = n.weight[0] * base[n.index[0]] + n.weight[1] * base[n.index[1]] + n.weight[2] * base[n.index[2]] + n.weight[3] * base[n.index[3]];
+int64_t present_classes(const int32_t* labels, std::size_t images, std::size_t pixels, int32_t classes, int32_t ignore,
+                        uint8_t* present) {
+  std::vector<int64_t> stray(images, -1);
+  parallel_for(images, 1, [&](std::size_t begin, std::size_t end) {
+    for (std::size_t b = begin; b < end; b++) {
+      const int32_t* image = labels + b * pixels;
+      uint8_t* seen = present + b * std::size_t(classes);
+      for (std::size_t i = 0; i < pixels; i++) {
+        const int32_t id = image[i];
+        if (uint32_t(id) < uint32_t(classes)) {
+          seen[id] = 1;
+        } else if (id != ignore) {
+          stray[b] = int64_t(b * pixels + i);
+          break;
+        }
       }
-    });
-    return;
+    }
+  });
+  for (int64_t at : stray)
+    if (at >= 0) return at;
+  return -1;
+}
+
+void matching_costs(const float* data, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count,
+                    int h, int w, const int32_t* labels, int label_h, int label_w, bool clamp, const int32_t* slot,
+                    std::size_t slots, std::size_t columns, double* bce, double* dice) {
+  // Per point: its taps on the maps, and its class masks as at most 4 (column, weight) entries.
+  std::vector<TapBlock> taps((count + kBlock - 1) / kBlock);
+  std::vector<uint8_t> entries(count);
+  std::vector<int32_t> entry_column(4 * count);
+  std::vector<float> entry_weight(4 * count);
+  parallel_for(taps.size(), 1, [&](std::size_t begin, std::size_t end) {
+    TapBlock on_labels;
+    int32_t ids[4][kBlock];
+    for (std::size_t block = begin; block < end; block++) {
+      const std::size_t start = block * kBlock, n = std::min(kBlock, count - start);
+      find_taps(points + 2 * start, n, h, w, clamp, &taps[block]);
+      find_taps(points + 2 * start, n, label_h, label_w, clamp, &on_labels);
+      gather_labels(labels, &on_labels, n, ids);
+      for (std::size_t i = 0; i < n; i++) {
+        int32_t* column = &entry_column[4 * (start + i)];
+        float* weight = &entry_weight[4 * (start + i)];
+        int used = 0;
+        for (int k = 0; k < 4; k++) {
+          const float share = on_labels.weight[k][i];
+          if (share == 0) continue;
+          const int32_t id = ids[k][i];
+          const int32_t s = id >= 0 && std::size_t(id) < slots ? slot[id] : -1;
+          if (s < 0) continue;
+          int e = 0;
+          while (e < used && column[e] != s) e++;
+          if (e == used) column[used++] = s, weight[e] = 0;
+          weight[e] += share;
+        }
+        entries[start + i] = uint8_t(used);
+      }
+    }
+  });
+  // Items: one per (point, entry), or one per point without any, grouped by column (those without
+  // first), so that a column's sums are dot products over one stretch of a row's values. `once`
+  // marks each point's first item, for the sums over all points.
+  std::vector<std::size_t> first(columns + 2);  // group g's items: [first[g], first[g + 1]); group 0 has no column, j + 1 is column j
+  for (std::size_t p = 0; p < count; p++) {
+    if (entries[p] == 0) first[1]++;
+    for (int e = 0; e < entries[p]; e++) first[entry_column[4 * p + e] + 2]++;
   }
-  parallel_for(rows * count, kGrain, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t j = begin; j < end; j++) {
-      const Neighbours n = neighbours(points[2 * j], points[2 * j + 1], h, w, clamp);
-      const float* base = data + offsets[j / count];
-      out[j] = n.weight[0] * base[n.index[0]] + n.weight[1] * base[n.index[1]] + n.weight[2] * base[n.index[2]] + n.weight[3] * base[n.index[3]];
+  for (std::size_t g = 1; g < first.size(); g++) first[g] += first[g - 1];
+  const std::size_t items = first[columns + 1];
+  std::vector<TapBlock> item_taps((items + kBlock - 1) / kBlock);
+  std::vector<float> item_weight(items), item_once(items);
+  std::vector<std::size_t> next(first.begin(), first.end() - 1);
+  const auto place = [&](std::size_t group, std::size_t p, float weight, bool once) {
+    const std::size_t at = next[group]++;
+    const TapBlock& from = taps[p / kBlock];
+    TapBlock& to = item_taps[at / kBlock];
+    for (int k = 0; k < 4; k++) {
+      to.index[k][at % kBlock] = from.index[k][p % kBlock];
+      to.weight[k][at % kBlock] = from.weight[k][p % kBlock];
     }
-  });
-}
+    item_weight[at] = weight;
+    item_once[at] = once ? 1.f : 0.f;
+  };
+  for (std::size_t p = 0; p < count; p++) {
+    if (entries[p] == 0) place(0, p, 0.f, true);
+    for (int e = 0; e < entries[p]; e++) place(entry_column[4 * p + e] + 1, p, entry_weight[4 * p + e], e == 0);
+  }
+  std::vector<double> target_sum(columns);
+  for (std::size_t j = 0; j < columns; j++)
+    for (std::size_t i = first[j + 1]; i < first[j + 2]; i++) target_sum[j] += item_weight[i];
 
-void scatter_points(float* dx, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count, bool per_row,
-                    int h, int w, bool clamp, const float* dy) {
-  std::vector<int64_t> sorted(offsets, offsets + rows);
-  std::sort(sorted.begin(), sorted.end());
-  const bool distinct = std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end();
-  parallel_for(rows, distinct ? 1 : rows, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t r = begin; r < end; r++) {
-      float* base = dx + offsets[r];
-      for (std::size_t p = 0; p < count; p++) {
-        const float* pt = points + 2 * (per_row ? r * count + p : p);
-        const Neighbours n = neighbours(pt[0], pt[1], h, w, clamp);
-        const float d = dy[r * count + p];
-        for (int k = 0; k < 4; k++) base[n.index[k]] += n.weight[k] * d;
-      }
-    }
-  });
-}
-
-void sample_class_masks(const int32_t* labels, int h, int w, const float* points, std::size_t count, bool clamp,
-                        const int32_t* slot, std::size_t slots, float* out) {
-  parallel_for(count, kGrain, [&](std::size_t begin, std::size_t end) {
-    for (std::size_t p = begin; p < end; p++) {
-      const Neighbours n = neighbours(points[2 * p], points[2 * p + 1], h, w, clamp);
-      for (int k = 0; k < 4; k++) {
-        if (n.weight[k] == 0) continue;
-        const int32_t id = labels[n.index[k]];
-        const int32_t s = id >= 0 && std::size_t(id) < slots ? slot[id] : -1;
-        if (s >= 0) out[std::size_t(s) * count + p] += n.weight[k];
-      }
-    }
-  });
-}
-
-void softplus_sigmoid(const float* x, std::size_t rows, std::size_t cols, float* prob, double* softplus_sum, double* prob_sum) {
   parallel_for(rows, 1, [&](std::size_t begin, std::size_t end) {
+    std::vector<float> x(items), softplus(items), prob(items);
     for (std::size_t r = begin; r < end; r++) {
-      double sp = 0, ps = 0;
-      for (std::size_t i = r * cols; i < (r + 1) * cols; i++) {
-        const double v = x[i];
-        const double e = std::exp(-std::fabs(v));
-        sp += std::max(v, 0.0) + std::log1p(e);
-        const double p = v >= 0 ? 1 / (1 + e) : e / (1 + e);
-        prob[i] = float(p);
-        ps += p;
+      const float* map = data + offsets[r];
+      warm(map, std::size_t(h) * w);
+      for (std::size_t start = 0; start < items; start += kBlock) {
+        const std::size_t n = std::min(kBlock, items - start);
+        gather(map, &item_taps[start / kBlock], n, &x[start]);
+        softplus_sigmoid_span(&x[start], &softplus[start], &prob[start], n);
       }
-      softplus_sum[r] = sp;
-      prob_sum[r] = ps;
+      const double softplus_sum = dot(item_once.data(), softplus.data(), items);
+      const double prob_sum = dot(item_once.data(), prob.data(), items);
+      for (std::size_t j = 0; j < columns; j++) {
+        const std::size_t at = first[j + 1], n = first[j + 2] - at;
+        const double xt = dot(&item_weight[at], &x[at], n), pt = dot(&item_weight[at], &prob[at], n);
+        bce[r * columns + j] = (softplus_sum - xt) / double(count);
+        dice[r * columns + j] = 1 - (2 * pt + 1) / (prob_sum + target_sum[j] + 1);
+      }
     }
   });
 }
 
-float kth_smallest_abs(const float* values, std::size_t n, std::size_t k) {
-  std::vector<float> a(n);
-  for (std::size_t i = 0; i < n; i++) a[i] = std::fabs(values[i]);
-  std::nth_element(a.begin(), a.begin() + k, a.end());
-  return a[k];
+void sample_points(const float* data, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count, int h,
+                   int w, bool clamp, float* out) {
+  parallel_for(rows, 1, [&](std::size_t begin, std::size_t end) {
+    TapBlock taps;
+    for (std::size_t r = begin; r < end; r++) {
+      const float* map = data + offsets[r];
+      warm(map, std::size_t(h) * w);
+      for (std::size_t start = 0; start < count; start += kBlock) {
+        const std::size_t n = std::min(kBlock, count - start);
+        find_taps(points + 2 * start, n, h, w, clamp, &taps);
+        gather(map, &taps, n, out + r * count + start);
+      }
+    }
+  });
+}
+
+void importance_points(const float* data, const int64_t* offsets, std::size_t rows, const float* draws, int h, int w,
+                       std::size_t drawn, std::size_t uncertain, std::size_t points, float* out, float* logits) {
+  const std::size_t block = 2 * drawn + 2 * (points - uncertain);
+  parallel_for(rows, 1, [&](std::size_t begin, std::size_t end) {
+    TapBlock taps;
+    std::vector<float> values(drawn);
+    // |logit| as its float bits: for non-negative floats the bits order as the values do. The
+    // `uncertain` smallest are found by radix selection: a histogram of bits 30-20 names the bin
+    // of the threshold, and only that bin's keys are looked at further.
+    std::vector<uint32_t> keys(drawn), in_bin(drawn);
+    // four histograms, filled in turn: one would make each count wait on the previous one's store
+    std::vector<uint32_t> hist(4 * 2048);
+    // the outputs are fresh arrays: their pages in one go
+    populate(out + begin * 2 * points, (end - begin) * 2 * points * sizeof(float));
+    populate(logits + begin * points, (end - begin) * points * sizeof(float));
+    for (std::size_t r = begin; r < end; r++) {
+      const float* candidates = draws + r * block;
+      const float* map = data + offsets[r];
+      float* chosen = out + r * 2 * points;
+      float* x = logits + r * points;
+      warm(map, std::size_t(h) * w);
+      for (std::size_t start = 0; start < drawn; start += kBlock) {
+        const std::size_t n = std::min(kBlock, drawn - start);
+        find_taps(candidates + 2 * start, n, h, w, false, &taps);
+        gather(map, &taps, n, &values[start]);
+      }
+      for (std::size_t i = 0; i < drawn; i++) {
+        uint32_t bits;
+        std::memcpy(&bits, &values[i], sizeof bits);
+        keys[i] = bits & 0x7fffffffu;
+      }
+      if (uncertain > 0) {
+        std::fill(hist.begin(), hist.end(), 0);
+        for (std::size_t i = 0; i < drawn; i++) hist[(i & 3) * 2048 + (keys[i] >> 20)]++;
+        std::size_t k = uncertain - 1, below = 0;
+        uint32_t bin = 0;
+        for (;; bin++) {
+          const std::size_t count = hist[bin] + hist[2048 + bin] + hist[4096 + bin] + hist[6144 + bin];
+          if (k < count) break;
+          k -= count, below += count;
+        }
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < drawn; i++) {
+          in_bin[n] = keys[i];
+          n += keys[i] >> 20 == bin;
+        }
+        const Selection threshold = kth_smallest_in_bin(in_bin.data(), n, k);
+        // In draw order. Without a branch on `take` (a quarter of the candidates, at random);
+        // keys equal to the threshold are rare, and only they count down the ties.
+        std::size_t ties = uncertain - below - threshold.below;
+        for (std::size_t i = 0, o = 0; i < drawn && o < uncertain; i++) {
+          bool take = keys[i] < threshold.value;
+          if (keys[i] == threshold.value && ties > 0) take = true, ties--;
+          chosen[2 * o] = candidates[2 * i];
+          chosen[2 * o + 1] = candidates[2 * i + 1];
+          x[o] = values[i];
+          o += take;
+        }
+      }
+      // The uniform rest, read while the map is in cache.
+      std::memcpy(chosen + 2 * uncertain, candidates + 2 * drawn, 2 * (points - uncertain) * sizeof(float));
+      for (std::size_t start = uncertain; start < points; start += kBlock) {
+        const std::size_t n = std::min(kBlock, points - start);
+        find_taps(chosen + 2 * start, n, h, w, false, &taps);
+        gather(map, &taps, n, x + start);
+      }
+    }
+  });
+}
+
+void point_loss(const float* logits, std::size_t rows, const float* points, std::size_t count, bool per_row,
+                const int32_t* labels, const int64_t* label_offsets, const int32_t* classes, int label_h, int label_w,
+                bool clamp, float* truth, double* stats) {
+  parallel_for(rows, 1, [&](std::size_t begin, std::size_t end) {
+    TapBlock taps;
+    float softplus[kBlock], prob[kBlock];
+    populate(truth + begin * count, (end - begin) * count * sizeof(float));
+    for (std::size_t r = begin; r < end; r++) {
+      const int32_t* label = labels + label_offsets[r];
+      const float* at = points + (per_row ? 2 * r * count : 0);
+      const float* x = logits + r * count;
+      float* t = truth + r * count;
+      double bce = 0, prob_sum = 0, overlap = 0, target_sum = 0;
+      for (std::size_t start = 0; start < count; start += kBlock) {
+        const std::size_t n = std::min(kBlock, count - start);
+        find_taps(at + 2 * start, n, label_h, label_w, clamp, &taps);
+        class_mask(label, &taps, n, classes[r], t + start);
+        softplus_sigmoid_span(x + start, softplus, prob, n);
+        bce += double(sum8(softplus, n)) - dot8(x + start, t + start, n);
+        prob_sum += sum8(prob, n);
+        overlap += dot8(prob, t + start, n);
+        target_sum += sum8(t + start, n);
+      }
+      double* s = stats + 4 * r;
+      s[0] = bce, s[1] = prob_sum, s[2] = overlap, s[3] = target_sum;
+    }
+  });
+}
+
+void point_loss_grad(float* dx, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count,
+                     bool per_row, int h, int w, bool clamp, const float* logits, const float* truth,
+                     const double* coefficients) {
+  parallel_for(rows, distinct(offsets, rows) ? 1 : rows, [&](std::size_t begin, std::size_t end) {
+    TapBlock taps;
+    float g[kBlock];
+    for (std::size_t r = begin; r < end; r++) {
+      float* map = dx + offsets[r];
+      populate(map, std::size_t(h) * w * sizeof(float));
+      const float* at = points + (per_row ? 2 * r * count : 0);
+      const double* k = coefficients + 3 * r;
+      for (std::size_t start = 0; start < count; start += kBlock) {
+        const std::size_t n = std::min(kBlock, count - start);
+        loss_grad_span(logits + r * count + start, truth + r * count + start, float(k[0]), float(k[1]), float(k[2]), g, n);
+        find_taps(at + 2 * start, n, h, w, clamp, &taps);
+        scatter(map, taps, n, g);
+      }
+    }
+  });
 }
 
 void mulberry32_fill(uint32_t* state, float* out, std::size_t n) {
-  uint32_t a = *state;
-  for (std::size_t i = 0; i < n; i++) {
-    a += 0x6d2b79f5u;
-    uint32_t t = a;
-    t = (t ^ (t >> 15)) * (t | 1u);
-    t ^= t + (t ^ (t >> 7)) * (t | 61u);
-    // as a double, as JS divides; stored as float like the JS version's Float32Array
-    out[i] = float(double(t ^ (t >> 14)) / 4294967296.0);
-  }
-  *state = a;
+  const uint32_t start = *state;
+  parallel_for(n, 1 << 16, [&](std::size_t begin, std::size_t end) {
+    mulberry32_span(start + uint32_t(begin) * 0x6d2b79f5u, out + begin, end - begin);
+  });
+  *state = start + uint32_t(n) * 0x6d2b79f5u;
 }
 
 }  // namespace samflow

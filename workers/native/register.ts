@@ -47,12 +47,12 @@ export function registerNativeBackend(addon: NativeAddon): void {
 /** The set loss's point-sampling loops in C++ (the JS ones stay for the other backends). */
 export function pointSamplingKernelsOf(addon: NativeAddon): PointSamplingKernels {
   return {
+    presentClasses: addon.presentClasses,
+    matchingCosts: addon.matchingCosts,
     samplePoints: addon.samplePoints,
-    scatterPoints: addon.scatterPoints,
-    sampleClassMasks: addon.sampleClassMasks,
-    softplusSigmoid: addon.softplusSigmoid,
-    kthSmallestAbs: addon.kthSmallestAbs,
+    importancePoints: addon.importancePoints,
+    pointLoss: addon.pointLoss,
+    pointLossGrad: addon.pointLossGrad,
     mulberry32Fill: addon.mulberry32Fill,
   };
-
 }

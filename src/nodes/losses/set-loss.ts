@@ -42,9 +42,7 @@ import { defineNode } from '../../graph/node.ts';
 import { LabelBatch, Loss, MaskTokenLogits, TokenClassLogits } from '../ports.ts';
 import { mixSeed } from '../random.ts';
 import { linearSumAssignment } from './hungarian.ts';
-import { bceWithLogits, zeroLoss } from './elementwise.ts';
-import { diceLossRows } from './dice-loss.ts';
-import { gatherPoints, pixelCentres, pointSamplingKernels, randomPoints, sampleClassMasks, sampleMaps, seededUniforms, uncertainPoints, uniformsFrom, type UniformSource } from './point-sampling.ts';
+import { importancePoints, pixelCentres, pointSamplingKernels, randomPoints, sampleMaps, seededUniforms, uniformsFrom, type UniformSource } from './point-sampling.ts';
 
 export interface SetLossOptions {
   readonly costClass?: number;
@@ -75,50 +73,11 @@ interface Sampling {
 }
 
 /** The ground-truth classes present in each image of a [N, H, W, 1] label batch (ascending); ids outside [0, K) must be the ignore id. */
-export function presentClasses(labels: ArrayLike<number>, n: number, pixels: number, numClasses: number, ignoreIndex: number): number[][] {
-  const out: number[][] = [];
-  const seen = new Uint8Array(numClasses);
-  for (let b = 0; b < n; b++) {
-    seen.fill(0);
-    for (let p = b * pixels; p < (b + 1) * pixels; p++) {
-      const id = labels[p]!;
-      if (id >= 0 && id < numClasses) seen[id] = 1;
-      else if (id !== ignoreIndex) throw new Error(`setLoss: label ${id} in image ${b} is outside [0, ${numClasses}) and is not the ignore index ${ignoreIndex}`);
-    }
-    out.push(Array.from(seen.keys()).filter((k) => seen[k]));
-  }
-  return out;
-}
-
-/**
- * HF's pairwise matching cost [Q][T] from token mask logits sampled at P points [Q × P], the
- * targets at the same points [T × P], and each token's probability of each target's class. The
- * BCE term uses Σ_p BCE(x, t) = Σ_p softplus(x) − x·t, so one softplus per point and two matrix
- * products ([x; σ(x)] · tᵀ) give every pair's BCE and dice.
- */
-export function matchingCost(pred: Float32Array, target: Float32Array, classProb: Float32Array, queries: number, targets: number, costs: { costClass: number; costMask: number; costDice: number }): number[][] {
-  const points = pred.length / queries;
-  const both = new Float32Array(2 * pred.length);
-  both.set(pred);
-  const softplusSum = new Float64Array(queries);
-  const probSum = new Float64Array(queries);
-  pointSamplingKernels().softplusSigmoid(pred, queries, points, both.subarray(pred.length), softplusSum, probSum);
-  const targetSum = new Float64Array(targets);
-  for (let j = 0; j < targets; j++) for (let p = 0; p < points; p++) targetSum[j]! += target[j * points + p]!;
-  const products = tf.tidy(() => tf.matMul(tf.tensor2d(both, [2 * queries, points]), tf.tensor2d(target, [targets, points]), false, true).dataSync());
-  const cost: number[][] = [];
-  for (let q = 0; q < queries; q++) {
-    const row: number[] = [];
-    for (let j = 0; j < targets; j++) {
-      const xt = products[q * targets + j]!;
-      const pt = products[(queries + q) * targets + j]!;
-      const bce = (softplusSum[q]! - xt) / points;
-      const dice = 1 - (2 * pt + 1) / (probSum[q]! + targetSum[j]! + 1);
-      row.push(costs.costMask * bce + costs.costDice * dice - costs.costClass * classProb[q * targets + j]!);
-    }
-    cost.push(row);
-  }
-  return cost;
+export function presentClasses(labels: Int32Array, n: number, pixels: number, numClasses: number, ignoreIndex: number): number[][] {
+  const present = new Uint8Array(n * numClasses);
+  const stray = pointSamplingKernels().presentClasses(labels.subarray(0, n * pixels), n, numClasses, ignoreIndex, present);
+  if (stray >= 0) throw new Error(`setLoss: label ${labels[stray]} in image ${Math.floor(stray / pixels)} is outside [0, ${numClasses}) and is not the ignore index ${ignoreIndex}`);
+  return Array.from({ length: n }, (_, b) => Array.from({ length: numClasses }, (_, k) => k).filter((k) => present[b * numClasses + k]));
 }
 
 /** Softmax of each row of `logits` [rows × k], float64 inside. */
@@ -165,16 +124,73 @@ function matchTokens(masks: Float32Array, classes: ArrayLike<number>, labels: In
       out.classes.push([]);
       continue;
     }
-    const offsets = Array.from({ length: s.q }, (_, i) => (b * s.q + i) * s.h * s.w);
-    const pred = sampleMaps(masks, offsets, points, { h: s.h, w: s.w, clamp: all });
-    const target = sampleClassMasks(labels.subarray(b * pixels, (b + 1) * pixels), { h: s.labelH, w: s.labelW, clamp: all }, targets, points);
-    const classProb = new Float32Array(s.q * targets.length);
-    for (let i = 0; i < s.q; i++) targets.forEach((c, j) => (classProb[i * targets.length + j] = probs[(b * s.q + i) * s.numLabels + c]!));
-    const { rows, cols } = linearSumAssignment(matchingCost(pred, target, classProb, s.q, targets.length, costs));
+    const offsets = Float64Array.from({ length: s.q }, (_, i) => (b * s.q + i) * s.h * s.w);
+    // class id → its column (ids are small: label maps hold 0..254)
+    const slot = new Int32Array(targets[targets.length - 1]! + 1).fill(-1);
+    targets.forEach((c, j) => (slot[c] = j));
+    const bce = new Float64Array(s.q * targets.length);
+    const dice = new Float64Array(s.q * targets.length);
+    pointSamplingKernels().matchingCosts(masks, offsets, points, s.h, s.w, labels.subarray(b * pixels, (b + 1) * pixels), s.labelH, s.labelW, all, slot, bce, dice);
+    const cost = Array.from({ length: s.q }, (_, i) =>
+      targets.map((c, j) => costs.costMask * bce[i * targets.length + j]! + costs.costDice * dice[i * targets.length + j]! - costs.costClass * probs[(b * s.q + i) * s.numLabels + c]!),
+    );
+    const { rows, cols } = linearSumAssignment(cost);
     out.queries.push(rows);
     out.classes.push(cols.map((c) => targets[c]!));
   }
   return out;
+}
+
+/** The matched pairs' maps, scored at points: row r is map `offsets[r]` against class `classes[r]` of the label map at `labelOffsets[r]`. */
+interface PointPairs {
+  readonly offsets: Float64Array;
+  readonly labelOffsets: Float64Array;
+  readonly classes: Int32Array;
+  /** `count` points shared by every row, or `count` per row. */
+  readonly points: Float32Array;
+  readonly perRow: boolean;
+  readonly count: number;
+  /** Each row's map at its points [rows × count]. */
+  readonly logits: Float32Array;
+}
+
+/**
+ * The mask and dice terms at the pairs' points, weights.mask · Σ mean BCE / numMasks +
+ * weights.dice · Σ dice / numMasks, differentiable in the mask logits. The logits at the points
+ * come with them; one kernel samples the truth there and sums the terms, and the gradient,
+ * non-zero only at the points' neighbours, is written by another straight into a fresh (zeroed)
+ * array: no dense intermediate exists.
+ */
+function pointMaskLoss(maskLogits: tf.Tensor4D, labels: Int32Array, pairs: PointPairs, s: Shapes, clamp: boolean, weights: { mask: number; dice: number }, numMasks: number): tf.Scalar {
+  const rows = pairs.offsets.length;
+  const { logits } = pairs;
+  const truth = new Float32Array(rows * pairs.count);
+  const stats = new Float64Array(4 * rows);
+  if (rows > 0) pointSamplingKernels().pointLoss(logits, pairs.points, pairs.perRow, labels, pairs.labelOffsets, pairs.classes, s.labelH, s.labelW, clamp, truth, stats);
+  let value = 0;
+  // stats[r] = (Σ BCE, Σp, Σp·t, Σt)
+  for (let r = 0; r < rows; r++) {
+    const dice = 1 - (2 * stats[4 * r + 2]! + 1) / (stats[4 * r + 1]! + stats[4 * r + 3]! + 1);
+    value += (weights.mask * stats[4 * r]!) / pairs.count / numMasks + (weights.dice * dice) / numMasks;
+  }
+  const op = tf.customGrad((x) => ({
+    value: tf.scalar(value),
+    gradFunc: (dy) => {
+      const g = (dy as tf.Tensor).dataSync()[0]!;
+      // Per row, d/dx = a·(p − t) + (b·t + c)·p(1 − p): the BCE mean's and the dice's derivatives.
+      const coefficients = new Float64Array(3 * rows);
+      for (let r = 0; r < rows; r++) {
+        const denominator = stats[4 * r + 1]! + stats[4 * r + 3]! + 1;
+        coefficients[3 * r] = (g * weights.mask) / (pairs.count * numMasks);
+        coefficients[3 * r + 1] = (-2 * g * weights.dice) / (numMasks * denominator);
+        coefficients[3 * r + 2] = (g * weights.dice * (2 * stats[4 * r + 2]! + 1)) / (numMasks * denominator * denominator);
+      }
+      const dx = new Float32Array((x as tf.Tensor).size);
+      if (rows > 0) pointSamplingKernels().pointLossGrad(dx, pairs.offsets, pairs.points, pairs.perRow, s.h, s.w, clamp, logits, truth, coefficients);
+      return tf.tensor(dx, (x as tf.Tensor).shape);
+    },
+  }));
+  return op(maskLogits) as tf.Scalar;
 }
 
 export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, labels: tf.Tensor4D, options: SetLossOptions = {}): tf.Scalar {
@@ -192,8 +208,11 @@ export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, label
   const sampling: Sampling = { points: options.points ?? 12544, oversample: options.oversample ?? 3, importance: options.importance ?? 0.75 };
   if (!Number.isInteger(sampling.points) || sampling.points < 0) throw new Error(`setLoss: points must be a whole number ≥ 0 (0: every pixel), got ${sampling.points}`);
   const uniforms = options.random ? uniformsFrom(options.random) : seededUniforms(options.seed ?? 0);
-  const labelIds = Int32Array.from(labels.dataSync());
-  const present = presentClasses(labelIds, n, labelH * labelW, numClasses, options.ignoreIndex ?? -1);
+  // Read in place where the backend holds int32 labels as an Int32Array (cpu, native): 4 × 1024² is 16 MB.
+  const labelData = labels.dataSync();
+  const labelIds = labelData instanceof Int32Array ? labelData : Int32Array.from(labelData);
+  const pixels = labelH * labelW;
+  const present = presentClasses(labelIds, n, pixels, numClasses, options.ignoreIndex ?? -1);
   const masks = maskLogits.dataSync() as Float32Array;
   const costs = { costClass: options.costClass ?? 1, costMask: options.costMask ?? 5, costDice: options.costDice ?? 5 };
   const match = matchTokens(masks, classLogits.dataSync(), labelIds, present, s, sampling, uniforms, costs);
@@ -206,39 +225,27 @@ export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, label
   const numMasks = Math.max(present.reduce((sum, t) => sum + t.length, 0), 1);
 
   // Each matched pair's points, drawn in token order (the documented order of `random`).
-  const offsets: number[] = [];
-  const pairs: { b: number; cls: number }[] = [];
-  match.queries.forEach((qs, b) => qs.forEach((qi, j) => (offsets.push((b * q + qi) * h * w), pairs.push({ b, cls: match.classes[b]![j]! }))));
+  const images = match.queries.flatMap((qs, b) => qs.map(() => b));
+  const offsets = Float64Array.from(match.queries.flatMap((qs, b) => qs.map((qi) => (b * q + qi) * h * w)));
   const all = sampling.points === 0;
-  const count = all ? labelH * labelW : sampling.points;
-  const shared = all ? pixelCentres(labelH, labelW) : undefined;
-  const points = shared ?? new Float32Array(2 * count * offsets.length);
-  if (!shared) offsets.forEach((offset, m) => points.set(uncertainPoints(masks, offset, h, w, sampling, uniforms), 2 * count * m));
-  const labelGrid = { h: labelH, w: labelW, clamp: all };
-  const truthData = new Float32Array(offsets.length * count);
-  const pixels = labelH * labelW;
-  pairs.forEach(({ b, cls }, m) => {
-    const at = shared ?? points.subarray(2 * count * m, 2 * count * (m + 1));
-    truthData.set(sampleClassMasks(labelIds.subarray(b * pixels, (b + 1) * pixels), labelGrid, [cls], at), m * count);
-  });
+  const centres = all ? pixelCentres(labelH, labelW) : undefined;
+  const sampled = centres ? { points: centres, logits: sampleMaps(masks, offsets, centres, { h, w, clamp: true }) } : importancePoints(masks, offsets, h, w, sampling, uniforms);
+  const pairs: PointPairs = {
+    offsets,
+    labelOffsets: Float64Array.from(images, (b) => b * pixels),
+    classes: Int32Array.from(match.classes.flat()),
+    perRow: !all,
+    count: all ? pixels : sampling.points,
+    ...sampled,
+  };
 
   return tf.tidy(() => {
     const logp = tf.reshape(tf.logSoftmax(classLogits), [n * q, numLabels]);
     const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(tf.tensor1d(targetClass, 'int32'), numLabels), logp), 1));
     const wsum = ceWeight.reduce((a, v) => a + v, 0);
     const ce = tf.div(tf.sum(tf.mul(nll, tf.tensor1d(ceWeight))), wsum);
-    let total = tf.mul(ce, weights.ce);
-    if (offsets.length > 0) {
-      const picked = gatherPoints(tf.reshape(maskLogits, [-1]) as tf.Tensor1D, offsets, points, { h, w, clamp: all }, !shared);
-      const truth = tf.tensor2d(truthData, [offsets.length, count]);
-      const maskLoss = tf.div(tf.sum(tf.mean(bceWithLogits(picked, truth), 1)), numMasks);
-      const diceLoss = tf.div(tf.sum(diceLossRows(picked, truth)), numMasks);
-      total = tf.add(total, tf.add(tf.mul(maskLoss, weights.mask), tf.mul(diceLoss, weights.dice)));
-    } else {
-      // Keep the mask logits on the tape (zero gradient) when no image has a ground-truth class.
-      total = tf.add(total, zeroLoss(maskLogits));
-    }
-    return total as tf.Scalar;
+    // With no matched pair the mask logits still get their (zero) gradient.
+    return tf.add(tf.mul(ce, weights.ce), pointMaskLoss(maskLogits, labelIds, pairs, s, all, weights, numMasks)) as tf.Scalar;
   });
 }
 

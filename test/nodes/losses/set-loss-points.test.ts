@@ -7,7 +7,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import { setLoss } from '../../../src/nodes/losses/set-loss.ts';
-import { gatherPoints, sampleClassMasks, sampleMaps, seededUniforms, uncertainPoints } from '../../../src/nodes/losses/point-sampling.ts';
+import { importancePoints, sampleClassMask, sampleMap, seededUniforms } from '../../../src/nodes/losses/point-sampling.ts';
 import { mulberry32 } from '../../../src/nodes/random.ts';
 import { npyFixtures } from '../../fixtures/tensors.ts';
 import { BACKENDS, expectGradClose, useBackend } from './reference.ts';
@@ -27,7 +27,7 @@ describe('bilinear point sampling', () => {
   it('places points as grid_sample(align_corners=False) does, zero outside or clamped', () => {
     // A 2×2 map [[1, 2], [3, 4]]: its pixel centres are at 0.25 and 0.75.
     const map = Float32Array.of(1, 2, 3, 4);
-    const at = (x: number, y: number, clamp: boolean) => sampleMaps(map, [0], Float32Array.of(x, y), { h: 2, w: 2, clamp })[0]!;
+    const at = (x: number, y: number, clamp: boolean) => sampleMap(map, 0, x, y, { h: 2, w: 2, clamp });
     expect(at(0.25, 0.25, false)).toBeCloseTo(1, 6);
     expect(at(0.75, 0.75, false)).toBeCloseTo(4, 6);
     expect(at(0.5, 0.5, false)).toBeCloseTo(2.5, 6);
@@ -41,12 +41,14 @@ describe('bilinear point sampling', () => {
 
   it('samples class masks as the fraction of the footprint, and picks the least certain points', () => {
     const labels = Int32Array.of(0, 1, 1, -1);
-    expect([...sampleClassMasks(labels, { h: 2, w: 2, clamp: false }, [0, 1], Float32Array.of(0.5, 0.5, 0.25, 0.75))]).toEqual([0.25, 0, 0.5, 1]);
-    // a map whose |logit| grows left to right: importance sampling keeps the left points
-    const logits = Float32Array.from({ length: 16 * 16 }, (_, i) => (i % 16) - 0.5 + 0.01);
-    const pts = uncertainPoints(logits, 0, 16, 16, { points: 40, oversample: 3, importance: 0.75 }, seededUniforms(1));
-    const xs = Array.from({ length: 40 }, (_, i) => pts[2 * i]!);
-    expect(Math.max(...xs.slice(0, 30))).toBeLessThan(0.35);
+    const grid = { h: 2, w: 2, clamp: false };
+    expect([0, 1].flatMap((c) => [[0.5, 0.5], [0.25, 0.75]].map(([x, y]) => sampleClassMask(labels, 0, c, x!, y!, grid)))).toEqual([0.25, 0, 0.5, 1]);
+    // a map whose |logit| grows left to right, and one whose grows right to left: importance sampling keeps the left, then the right points
+    const logits = Float32Array.from({ length: 2 * 16 * 16 }, (_, i) => (i < 256 ? i % 16 : 15 - (i % 16)) - 0.5 + 0.01);
+    const pts = importancePoints(logits, Float64Array.of(0, 256), 16, 16, { points: 40, oversample: 3, importance: 0.75 }, seededUniforms(1)).points;
+    const xs = Array.from({ length: 80 }, (_, i) => pts[2 * i]!);
+    expect(Math.max(...xs.slice(0, 30))).toBeLessThan(0.4);
+    expect(Math.min(...xs.slice(40, 70))).toBeGreaterThan(0.6);
   });
 
   it('draws the same stream as src/nodes/random.ts', () => {
@@ -80,7 +82,7 @@ describe.each(BACKENDS)('point-sampled set loss on %s', (backend) => {
     tf.dispose([masks, classes, labels, gm!, gc!]);
   });
 
-  it('is deterministic by seed, and gatherTaps refuses mismatched taps', () => {
+  it('is deterministic by seed, and refuses a negative number of points', () => {
     const masks = tf.randomNormal([2, 3, 8, 8], 0, 2, 'float32', 1) as tf.Tensor4D;
     const classes = tf.randomNormal([2, 3, 3], 0, 1, 'float32', 2) as tf.Tensor3D;
     const labels = tf.tensor4d(Int32Array.from({ length: 2 * 16 * 16 }, (_, i) => (i % 16 < 8 ? 0 : 1)), [2, 16, 16, 1], 'int32');
@@ -89,7 +91,6 @@ describe.each(BACKENDS)('point-sampled set loss on %s', (backend) => {
     const other = setLoss(masks, classes, labels, { seed: 6, points: 50 });
     expect(a.dataSync()[0]).toBe(b.dataSync()[0]);
     expect(other.dataSync()[0]).not.toBe(a.dataSync()[0]);
-    expect(() => gatherPoints(tf.zeros([4]) as tf.Tensor1D, [0, 1, 2], Float32Array.of(0.5, 0.5, 0.2, 0.2), { h: 2, w: 2, clamp: false }, true)).toThrow('gatherPoints: 2 points do not split into 3 rows');
     expect(() => setLoss(masks, classes, labels, { points: -1 })).toThrow('setLoss: points must be a whole number ≥ 0 (0: every pixel), got -1');
     tf.dispose([masks, classes, labels, a, b, other]);
   });

@@ -1,7 +1,7 @@
 /**
- * The native point-sampling loops (native/src/point_sampling.cc) against the JS ones they
- * replace (src/nodes/losses/point-sampling.ts), on random points, maps and gradients; and the
- * addon's argument checks.
+ * The native point-sampling kernels (native/src/point_sampling.cc) against the JS ones they
+ * replace (src/nodes/losses/point-sampling.ts), on random maps, labels, points and gradients; and
+ * the addon's argument checks.
  */
 import { describe, expect, it } from 'vitest';
 import { JS_POINT_SAMPLING } from '../../../src/nodes/losses/point-sampling.ts';
@@ -13,60 +13,112 @@ function rng(seed: number) {
   return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
 }
 
+function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number): void {
+  expect(actual.length).toBe(expected.length);
+  for (let i = 0; i < expected.length; i++) expect(Math.abs(actual[i]! - expected[i]!), `entry ${i}: ${actual[i]} vs ${expected[i]}`).toBeLessThan(tol * Math.max(1, Math.abs(expected[i]!)));
+}
+
 const load = loadAddon();
 if (!load.ok) throw new Error(load.reason);
 const native = pointSamplingKernelsOf(load.addon);
 
-describe('native point sampling equals the JS loops', () => {
-  it.each([[false], [true]])('sampling maps and class masks at points, scattering gradients (clamp %s)', (clamp) => {
-    const random = rng(clamp ? 2 : 1);
-    const [h, w, rows, count] = [13, 17, 6, 500];
-    const points = Float32Array.from({ length: 2 * count * rows }, () => random() * 1.2 - 0.1);
-    const data = Float32Array.from({ length: rows * h * w }, () => random() * 4 - 2);
-    const offsets = Float64Array.from({ length: rows }, (_, r) => (rows - 1 - r) * h * w);
-    for (const perRow of [false, true]) {
-      const at = perRow ? points : points.subarray(0, 2 * count);
-      const [outA, outB] = [new Float32Array(rows * count), new Float32Array(rows * count)];
-      JS_POINT_SAMPLING.samplePoints(data, offsets, at, count, perRow, h, w, clamp, outA);
-      native.samplePoints(data, offsets, at, count, perRow, h, w, clamp, outB);
-      for (let i = 0; i < outA.length; i++) expect(outB[i]).toBeCloseTo(outA[i]!, 5);
-      const dy = Float32Array.from({ length: rows * count }, () => random() - 0.5);
-      const [dxA, dxB] = [new Float32Array(data.length), new Float32Array(data.length)];
-      JS_POINT_SAMPLING.scatterPoints(dxA, offsets, at, count, perRow, h, w, clamp, dy);
-      native.scatterPoints(dxB, offsets, at, count, perRow, h, w, clamp, dy);
-      for (let i = 0; i < dxA.length; i++) expect(dxB[i]).toBeCloseTo(dxA[i]!, 4);
-    }
-    const labels = Int32Array.from({ length: h * w }, () => Math.floor(random() * 6) - 1);
-    const slot = Int32Array.of(-1, 0, -1, 1, 2);
-    const [a, b] = [new Float32Array(3 * count * rows), new Float32Array(3 * count * rows)];
-    JS_POINT_SAMPLING.sampleClassMasks(labels, h, w, points, clamp, slot, a);
-    native.sampleClassMasks(labels, h, w, points, clamp, slot, b);
-    for (let i = 0; i < a.length; i++) expect(b[i]).toBeCloseTo(a[i]!, 6);
+// 6 maps of 13 × 17 (rows in reverse order), labels of 21 × 19 with ids −1..4.
+const [h, w, labelH, labelW, rows] = [13, 17, 21, 19, 6];
+function inputs(seed: number, count: number, perRow: boolean) {
+  const random = rng(seed);
+  return {
+    data: Float32Array.from({ length: rows * h * w }, () => random() * 16 - 8),
+    offsets: Float64Array.from({ length: rows }, (_, r) => (rows - 1 - r) * h * w),
+    // a little outside [0, 1] too: zero padding / clamping at the edges
+    points: Float32Array.from({ length: 2 * count * (perRow ? rows : 1) }, () => random() * 1.2 - 0.1),
+    labels: Int32Array.from({ length: 2 * labelH * labelW }, () => Math.floor(random() * 6) - 1),
+  };
+}
+
+describe('native point sampling equals the JS kernels', () => {
+  it('finds the classes present and the first stray label', () => {
+    const labels = Int32Array.from({ length: 3 * 500 }, (_, i) => (i * 7) % 9 - 1);
+    const run = (k: typeof native, l: Int32Array) => {
+      const present = new Uint8Array(3 * 8);
+      return { stray: k.presentClasses(l, 3, 8, -1, present), present };
+    };
+    expect(run(native, labels)).toEqual(run(JS_POINT_SAMPLING, labels));
+    labels[1200] = 8;
+    labels[700] = -2;
+    expect(run(native, labels).stray).toBe(700);
+    expect(run(JS_POINT_SAMPLING, labels).stray).toBe(700);
   });
 
-  it('softplus / sigmoid row statistics, selection and the mulberry32 stream', () => {
-    const random = rng(3);
-    const x = Float32Array.from({ length: 7 * 300 }, () => random() * 20 - 10);
+  it.each([[false], [true]])('matching costs (clamp %s)', (clamp) => {
+    const { data, offsets, points, labels } = inputs(clamp ? 2 : 1, 700, false);
+    const slot = Int32Array.of(2, -1, 0, 1); // classes 0, 2, 3 in columns 2, 0, 1; class 1 and 4 not targets
     const run = (k: typeof native) => {
-      const prob = new Float32Array(x.length);
-      const [sp, ps] = [new Float64Array(7), new Float64Array(7)];
-      k.softplusSigmoid(x, 7, 300, prob, sp, ps);
-      return { prob, sp, ps };
+      const [bce, dice] = [new Float64Array(rows * 3), new Float64Array(rows * 3)];
+      k.matchingCosts(data, offsets, points, h, w, labels.subarray(0, labelH * labelW), labelH, labelW, clamp, slot, bce, dice);
+      return { bce, dice };
     };
     const [a, b] = [run(JS_POINT_SAMPLING), run(native)];
-    expect(b.prob).toEqual(a.prob);
-    for (let r = 0; r < 7; r++) {
-      expect(b.sp[r]).toBeCloseTo(a.sp[r]!, 9);
-      expect(b.ps[r]).toBeCloseTo(a.ps[r]!, 9);
+    expectClose(b.bce, a.bce, 1e-6);
+    expectClose(b.dice, a.dice, 1e-6);
+  });
+
+  it('importance sampling, ties included', () => {
+    // Small integer logits and points on a 1/64 lattice: every read is exact, so both pick the
+    // same points and ties are many.
+    const random = rng(3);
+    const data = Float32Array.from({ length: rows * 16 * 16 }, () => Math.floor(random() * 9) - 4);
+    const offsets = Float64Array.from({ length: rows }, (_, r) => r * 256);
+    const [drawn, uncertain, points] = [150, 37, 50];
+    const draws = Float32Array.from({ length: rows * (2 * drawn + 2 * (points - uncertain)) }, () => Math.floor(random() * 64) / 64);
+    const run = (k: typeof native) => {
+      const [out, logits] = [new Float32Array(rows * 2 * points), new Float32Array(rows * points)];
+      k.importancePoints(data, offsets, draws, 16, 16, drawn, uncertain, out, logits);
+      return { out, logits };
+    };
+    expect(run(native)).toEqual(run(JS_POINT_SAMPLING));
+  });
+
+  it.each([[false, false], [true, false], [false, true], [true, true]])('point losses and their gradient (per row %s, clamp %s)', (perRow, clamp) => {
+    const count = 600;
+    const { data, offsets, points, labels } = inputs(perRow ? 4 : 5, count, perRow);
+    const labelOffsets = Float64Array.from({ length: rows }, (_, r) => (r % 2) * labelH * labelW);
+    const classes = Int32Array.from({ length: rows }, (_, r) => r % 5);
+    const random = rng(6);
+    const coefficients = Float64Array.from({ length: 3 * rows }, () => random() - 0.5);
+    const run = (k: typeof native) => {
+      const [logits, truth, stats] = [new Float32Array(rows * count), new Float32Array(rows * count), new Float64Array(4 * rows)];
+      if (perRow) for (let r = 0; r < rows; r++) k.samplePoints(data, offsets.subarray(r, r + 1), points.subarray(2 * count * r, 2 * count * (r + 1)), h, w, clamp, logits.subarray(count * r, count * (r + 1)));
+      else k.samplePoints(data, offsets, points, h, w, clamp, logits);
+      k.pointLoss(logits, points, perRow, labels, labelOffsets, classes, labelH, labelW, clamp, truth, stats);
+      const dx = new Float32Array(data.length);
+      k.pointLossGrad(dx, offsets, points, perRow, h, w, clamp, logits, truth, coefficients);
+      return { logits, truth, stats, dx };
+    };
+    const [a, b] = [run(JS_POINT_SAMPLING), run(native)];
+    expectClose(b.logits, a.logits, 1e-6);
+    expectClose(b.truth, a.truth, 1e-6);
+    expectClose(b.stats, a.stats, 1e-6);
+    expectClose(b.dx, a.dx, 1e-5);
+  });
+
+  it('the mulberry32 stream, in one stretch and many', () => {
+    for (const n of [1000, 150_000]) {
+      const [stateA, stateB] = [Uint32Array.of(123), Uint32Array.of(123)];
+      const [ua, ub] = [new Float32Array(n), new Float32Array(n)];
+      JS_POINT_SAMPLING.mulberry32Fill(stateA, ua);
+      native.mulberry32Fill(stateB, ub);
+      expect(ub.findIndex((v, i) => v !== ua[i])).toBe(-1);
+      expect(stateB[0]).toBe(stateA[0]);
     }
-    for (const k of [0, 17, 299, 2099]) expect(native.kthSmallestAbs(x, k)).toBe(JS_POINT_SAMPLING.kthSmallestAbs(x, k));
-    expect(() => native.kthSmallestAbs(x, x.length)).toThrow('kthSmallestAbs: k is past the end');
-    expect(() => native.samplePoints(x, Float64Array.of(x.length - 1), Float32Array.of(0.5, 0.5), 1, false, 2, 2, false, new Float32Array(1))).toThrow("points: an offset's map reads past the end");
-    const [stateA, stateB] = [Uint32Array.of(123), Uint32Array.of(123)];
-    const [ua, ub] = [new Float32Array(1000), new Float32Array(1000)];
-    JS_POINT_SAMPLING.mulberry32Fill(stateA, ua);
-    native.mulberry32Fill(stateB, ub);
-    expect(ub).toEqual(ua);
-    expect(stateB[0]).toBe(stateA[0]);
+  });
+
+  it('checks its arguments', () => {
+    const x = new Float32Array(16);
+    const out = new Float32Array(2);
+    const logits = new Float32Array(1);
+    expect(() => native.importancePoints(x, Float64Array.of(x.length - 1), new Float32Array(8), 2, 2, 2, 1, out, logits)).toThrow("points: an offset's map reads past the end");
+    expect(() => native.importancePoints(x, Float64Array.of(0), new Float32Array(8), 2, 2, 2, 2, out, logits)).toThrow('uncertain: more than the points drawn or kept');
+    expect(() => native.matchingCosts(x, Float64Array.of(0), Float32Array.of(0.5, 0.5), 2, 2, new Int32Array(4), 2, 2, false, Int32Array.of(1), new Float64Array(1), new Float64Array(1))).toThrow('slot: a column past the end of bce');
+    expect(() => native.presentClasses(new Int32Array(5), 2, 3, -1, new Uint8Array(6))).toThrow('labels: expected a whole number of entries per row');
   });
 });
