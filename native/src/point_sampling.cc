@@ -110,19 +110,7 @@ void warm(const float* map, std::size_t n) {
 // non-positive argument never needs (below -87.3 it gives exp(-87.3) ~ 1e-38 instead of 0).
 inline float exp_nonpositive(float x) {
   const float lo = -87.3365478515625f;
-  x = x < lo ? lo : x;
-  const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  const int32_t bits = (int32_t(n) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  return (p * r * r + r + 1.f) * scale;
+  return exp_in_range(x < lo ? lo : x);
 }
 
 // log(u) for u in [1, 2]: Cephes' logf polynomial on [sqrt(1/2), sqrt(2)) after halving u above sqrt(2).

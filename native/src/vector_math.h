@@ -9,11 +9,10 @@
 
 namespace samflow {
 
-inline float exp_approx(float x) {
-  const float hi = 88.3762626647949f, lo = -87.3365478515625f;
-  const float clamped = x > hi ? hi : (x < lo ? lo : x);
-  const float n = __builtin_floorf(clamped * 1.44269504088896341f + 0.5f);
-  float r = clamped - n * 0.693359375f;
+// e^x for x already inside [-87.34, 88.38]: the range reduction and polynomial, no special cases.
+inline float exp_in_range(float x) {
+  const float n = __builtin_floorf(x * 1.44269504088896341f + 0.5f);
+  float r = x - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -25,7 +24,12 @@ inline float exp_approx(float x) {
   const int32_t bits = (int32_t(n) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
-  const float result = y * scale;
+  return y * scale;
+}
+
+inline float exp_approx(float x) {
+  const float hi = 88.3762626647949f, lo = -87.3365478515625f;
+  const float result = exp_in_range(x > hi ? hi : (x < lo ? lo : x));
   // Exact 0 below the range (softmax masks with -inf), infinity above it, NaN stays NaN.
   return x != x ? x : (x < lo ? 0.f : (x > hi ? __builtin_inff() : result));
 }
