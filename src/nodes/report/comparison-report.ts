@@ -91,7 +91,7 @@ function chartsHtml(rows: readonly ComparedRow[], context: ComparisonContext, sp
   const lower = context.metrics.filter((m) => LOWER_IS_BETTER.has(m));
   const chart = (title: string, metrics: readonly string[], width: number) =>
     barChart({ title, categories: metrics.map(heading), series: scored.map((r) => ({ name: r.name, values: metrics.map((m) => value(r, split, m) ?? 0) })), width, height: 260 });
-  const charts = [chart(`${split}: higher is better`, higher, 620), lower.length ? chart(`${split}: lower is better`, lower, 480) : ''].filter(Boolean);
+  const charts = [chart(`${split}: higher is better`, higher, 620), lower.length ? chart(`${split}: lower is better`, lower, 620) : ''].filter(Boolean);
   return `<div class="charts">${charts.map((svg) => `<figure class="chart">${svg}</figure>`).join('')}</div>`;
 }
 
