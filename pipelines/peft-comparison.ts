@@ -197,7 +197,6 @@ export async function compareMethods(request: ComparisonRequest = {}): Promise<C
     data,
     arch: base.arch,
     checkpoint: base.path,
-    ...(given ? { allowPartial: false } : {}),
   };
   const rows: ComparedRow[] = [];
   const galleries = new Map<string, Map<string, GalleryRecord>>(); // split -> row -> gallery
