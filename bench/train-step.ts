@@ -6,7 +6,7 @@
  * JSON line like bench/reference/train_step.py's: seconds per timed step (after one warm-up), RSS
  * after each step, peak RSS, and live tensors after each step.
  *
- *   node --import tsx bench/train-step.ts small|vit_b SIZE BATCH METHOD STEPS
+ *   node [--expose-gc] --import tsx bench/train-step.ts small|vit_b SIZE BATCH METHOD STEPS
  */
 import * as tf from '@tensorflow/tfjs';
 import { SMALL_SAM } from '../pipelines/conv-lora-binary.ts';
@@ -50,6 +50,8 @@ for (let i = 1; i <= steps; i++) {
   const start = performance.now();
   step(i);
   seconds.push((performance.now() - start) / 1000);
+  // Under --expose-gc (the memory test), RSS after a full collection: what is kept, not garbage not yet collected.
+  (globalThis as { gc?: () => void }).gc?.();
   rss.push(process.memoryUsage().rss);
   tensors.push(tf.memory().numTensors);
 }

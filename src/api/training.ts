@@ -8,7 +8,7 @@
  *
  * Both return the run's events: the same stream the CLI prints and events.jsonl records.
  */
-import { createWriteStream, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { Observable } from 'rxjs';
 import { compile, type CompiledGraph } from '../graph/compile.ts';
@@ -143,7 +143,15 @@ function trainingEvents(
     const logged = previousEvents(eventsPath);
     const resumedAt = from ? logged.map((e) => e.type === 'checkpoint' && e.path === folder.checkpointDir(from.name)).lastIndexOf(true) : -1;
     const history = resumedAt >= 0 ? logged.slice(0, resumedAt + 1) : logged;
-    const log = createWriteStream(eventsPath, { flags: 'a' });
+    // One synchronous append per event, before it is passed on: a process killed at any moment has
+    // recorded everything it emitted. (A buffered stream lost its last lines to a kill -9, and the
+    // resume then rebuilt the report without the killed attempt's last checkpointed items.)
+    const log = openSync(eventsPath, 'a');
+    let open = true;
+    const closeLog = () => {
+      if (open) closeSync(log);
+      open = false;
+    };
     const selection = new ModelSelection(control, from?.state.selection);
     const scored = new Set(selection.state().scores.map((s) => s.epoch));
     const monitored = new Map<number, number[]>();
@@ -159,7 +167,7 @@ function trainingEvents(
       // The record is timestamped (the report's throughput); subscribers get the event as the run made it.
       const logged: LoggedEvent = { ...event, time: new Date().toISOString() };
       history.push(logged);
-      log.write(`${JSON.stringify(logged)}\n`);
+      if (open) writeSync(log, `${JSON.stringify(logged)}\n`);
       if (event.type === 'metric') {
         if (event.name === 'lr' && event.step !== undefined) updates = Math.max(updates, event.step + 1);
         if (event.split === control.split && event.epoch !== undefined) {
@@ -231,13 +239,13 @@ function trainingEvents(
       error: (error: unknown) => subscriber.error(error),
       complete: () => {
         writeReport()
-          .then(() => new Promise<void>((resolve) => log.end(resolve)))
+          .then(closeLog)
           .then(() => subscriber.complete(), (error: unknown) => subscriber.error(error));
       },
     });
     return () => {
       runSub.unsubscribe();
-      log.end();
+      closeLog();
     };
   });
 }
