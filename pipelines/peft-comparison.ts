@@ -12,11 +12,11 @@
  * Everything is checked before the first run starts (the output folder, the data folder's layout,
  * the base checkpoint, the methods), and nothing is overwritten: the comparison's folder must be new.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
-import { lastValueFrom, tap, toArray, type Observable } from 'rxjs';
 import { evaluate, evaluateGraph } from '../src/api/inference.ts';
-import { RunFolder } from '../src/api/run-folder.ts';
+import { RunFolder, writeAtomically } from '../src/api/run-folder.ts';
+import { collectRun } from '../src/api/run-graph.ts';
 import { train } from '../src/api/training.ts';
 import type { RunEvent } from '../src/graph/events.ts';
 import { ADAPTER_METHODS, type AdapterMethodName } from '../src/nodes/adapters/config.ts';
@@ -132,13 +132,6 @@ export function scoredSplits(data: string): { splits: string[]; note?: string } 
   };
 }
 
-async function collect(phase: string, events: Observable<RunEvent>, request: ComparisonRequest): Promise<RunEvent[]> {
-  const all = await lastValueFrom(events.pipe(tap((e) => request.onEvent?.(phase, e)), toArray()));
-  const failed = all.find((e) => e.type === 'failed');
-  if (failed?.type === 'failed') throw new Error(`${phase}: ${failed.error}`);
-  return all;
-}
-
 const metricsOf = (events: readonly RunEvent[]) => Object.fromEntries(events.flatMap((e) => (e.type === 'metric' && e.split !== 'train' ? [[e.name, e.value] as const] : [])));
 
 /** The trainable-parameter count the adapter node logs (adapters/report.ts's ParameterReport). */
@@ -214,7 +207,7 @@ export async function compareMethods(request: ComparisonRequest = {}): Promise<C
     for (const split of splits) {
       const graph = convLoraBinaryEvaluateBase(shared as never, { data, split, metrics: COMPARED_METRICS, gallery: GALLERY });
       const dir = join(out, 'base', 'eval', evalName(split));
-      const events = await collect(`eval base ${split}`, evaluateGraph(graph, { dir, data, subject: base.path, checkpoint: base.path, ...(request.backend !== undefined ? { backend: request.backend } : {}) }).events, request);
+      const events = await collectRun(`eval base ${split}`, evaluateGraph(graph, { dir, data, subject: base.path, checkpoint: base.path, ...(request.backend !== undefined ? { backend: request.backend } : {}) }).events, request.onEvent);
       scores[split] = metricsOf(events);
       keepGallery(split, 'base', events);
     }
@@ -229,7 +222,7 @@ export async function compareMethods(request: ComparisonRequest = {}): Promise<C
     let trainEvents: RunEvent[];
     try {
       const run = await train({ pipeline: 'conv-lora-binary', options: { ...shared, method }, out: dir, ...(request.backend !== undefined ? { backend: request.backend } : {}) });
-      trainEvents = await collect(method, run.events, request);
+      trainEvents = await collectRun(method, run.events, request.onEvent);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       rows.push({ name: method, method, scores: {}, error: message, run: dir });
@@ -240,7 +233,7 @@ export async function compareMethods(request: ComparisonRequest = {}): Promise<C
     const scores: Record<string, Record<string, number>> = {};
     for (const split of splits) {
       const evaluation = await evaluate({ run: dir, data, split, metrics: COMPARED_METRICS, name: evalName(split), gallery: GALLERY, ...(request.backend !== undefined ? { backend: request.backend } : {}) });
-      const events = await collect(`eval ${method} ${split}`, evaluation.events, request);
+      const events = await collectRun(`eval ${method} ${split}`, evaluation.events, request.onEvent);
       scores[split] = metricsOf(events);
       keepGallery(split, method, events);
     }
@@ -263,11 +256,6 @@ export async function compareMethods(request: ComparisonRequest = {}): Promise<C
   writeAtomically(join(out, 'comparison.json'), `${JSON.stringify({ ...context, rows: rows.map((r) => ({ ...r, run: r.run && relative(out, r.run) })) }, null, 2)}\n`);
   writeAtomically(report, await comparisonHtml(rows, context, galleries));
   return { out, rows, table, report };
-}
-
-function writeAtomically(path: string, text: string): void {
-  writeFileSync(`${path}.tmp`, text);
-  renameSync(`${path}.tmp`, path);
 }
 
 /** A comparison's record, for tests and tools. */

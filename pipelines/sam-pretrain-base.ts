@@ -20,9 +20,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { homedir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { lastValueFrom, tap, toArray } from 'rxjs';
 import type { RunEvent } from '../src/graph/events.ts';
-import { runGraph } from '../src/api/run-graph.ts';
+import { collectRun, runGraph } from '../src/api/run-graph.ts';
 import { RunFolder } from '../src/api/run-folder.ts';
 import { train } from '../src/api/training.ts';
 import { readAdapterCheckpoint } from '../src/nodes/adapters/checkpoint.ts';
@@ -125,13 +124,6 @@ export function baseKey(request: Pick<BaseRequest, 'options' | 'test' | 'backend
   return { key, settings };
 }
 
-async function collect(phase: string, events: import('rxjs').Observable<RunEvent>, request: BaseRequest): Promise<RunEvent[]> {
-  const all = await lastValueFrom(events.pipe(tap((e) => request.onEvent?.(phase, e)), toArray()));
-  const failed = all.find((e) => e.type === 'failed');
-  if (failed?.type === 'failed') throw new Error(`${phase}: ${failed.error}`);
-  return all;
-}
-
 function testScores(events: readonly RunEvent[]): { pointIou: number; pointDice: number } {
   const value = (name: string) => {
     const found = events.find((e) => e.type === 'metric' && e.name === name && e.split === 'test');
@@ -180,7 +172,7 @@ export async function pretrainedBase(request: BaseRequest = {}): Promise<Pretrai
       out: join(temp, 'run'),
       ...(request.backend !== undefined ? { backend: request.backend } : {}),
     });
-    const events = await collect('pretrain', run.events, request);
+    const events = await collectRun('pretrain', run.events, request.onEvent);
     const trainSeconds = (performance.now() - clock) / 1000;
     const started = events.find((e) => e.type === 'started');
     const backend = started?.type === 'started' ? started.backend : undefined;
@@ -190,8 +182,8 @@ export async function pretrainedBase(request: BaseRequest = {}): Promise<Pretrai
     writeFileSync(join(temp, 'arch.json'), `${JSON.stringify(arch, null, 2)}\n`);
     // The untrained model is the run's initialisation; the pretrained one is read back from the file just written.
     const options = { ...(request.options ?? {}), test: request.test ?? 64 };
-    const untrained = testScores(await collect('eval-untrained', runGraph(samPretrainEvaluate(options), request), request));
-    const pretrained = testScores(await collect('eval-pretrained', runGraph(samPretrainEvaluate({ ...options, checkpoint: path }), request), request));
+    const untrained = testScores(await collectRun('eval-untrained', runGraph(samPretrainEvaluate(options), request), request.onEvent));
+    const pretrained = testScores(await collectRun('eval-pretrained', runGraph(samPretrainEvaluate({ ...options, checkpoint: path }), request), request.onEvent));
     const quality: BaseQuality = { format: BASE_FORMAT, key, settings, testScenes: options.test, pretrained, untrained, trainSeconds, ...(backend ? { backend } : {}) };
     writeFileSync(join(temp, 'quality.json'), `${JSON.stringify(quality, null, 2)}\n`);
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true }); // forced rebuild

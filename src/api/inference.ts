@@ -106,11 +106,14 @@ export function evaluationSplits(data: string, split: string | undefined): (stri
 
 const csvField = (v: unknown) => (typeof v === 'string' && /[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : String(v));
 
+/** The split an evaluation graph reads: its data node's first (only) split. */
+const evaluatedSplit = (graph: Graph) => (graph.nodes.find((n) => n.name === 'data')?.params as { splits?: string[] } | undefined)?.splits?.[0];
+
 /** An evaluation's graph and what it reads, from the run folder (no output is checked: a distributed shard builds it too). */
 export async function evaluationGraph(request: EvaluateRequest) {
   const { folder, entry, checkpoint, options } = await fromRun(request, 'evaluate');
   const graph = buildGraph(entry, () => entry.evaluate!(options, { data: request.data, checkpoint, ...(request.split ? { split: request.split } : {}), ...(request.metrics ? { metrics: request.metrics } : {}), ...(request.gallery ? { gallery: request.gallery } : {}) }));
-  const split = (graph.nodes.find((n) => n.name === 'data')?.params as { splits?: string[] } | undefined)?.splits?.[0];
+  const split = evaluatedSplit(graph);
   return { folder, checkpoint, graph, split };
 }
 
@@ -160,7 +163,7 @@ export type RecordedEvaluation = Pick<EvaluationPlan, 'checkpoint' | 'split' | '
  */
 export function evaluateGraph(graph: Graph, target: { dir: string; data: string; subject: string; checkpoint: string; backend?: string }): InferenceRun {
   if (existsSync(target.dir)) throw new Error(`${target.dir} exists: an evaluation is never replaced; choose another folder`);
-  const split = (graph.nodes.find((n) => n.name === 'data')?.params as { splits?: string[] } | undefined)?.splits?.[0];
+  const split = evaluatedSplit(graph);
   const plan: RecordedEvaluation = { folder: { dir: target.subject }, checkpoint: target.checkpoint, split, dir: target.dir, data: target.data };
   return { dir: target.dir, checkpoint: target.checkpoint, events: recordEvaluation(plan, runGraph(graph, target)) };
 }

@@ -54,7 +54,8 @@ export interface Pointer {
   readonly value?: number;
 }
 
-function writeAtomically(path: string, text: string): void {
+/** Writes `text` beside `path` and renames it into place: a reader never sees half a file. */
+export function writeAtomically(path: string, text: string): void {
   writeFileSync(`${path}.tmp`, text);
   renameSync(`${path}.tmp`, path);
 }

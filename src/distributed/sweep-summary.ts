@@ -3,8 +3,8 @@
  * (one row per run, linking its report) in the sweep's folder, written by rename so a reader
  * never sees half a file.
  */
-import { renameSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { writeAtomically } from '../api/run-folder.ts';
 import type { SweepRunResult } from './sweep-run.ts';
 
 export interface Ranking {
@@ -71,11 +71,6 @@ ${body}
 </tbody></table>
 </body></html>
 `;
-}
-
-function writeAtomically(path: string, text: string): void {
-  writeFileSync(`${path}.tmp`, text);
-  renameSync(`${path}.tmp`, path);
 }
 
 export function writeSummary(out: string, results: readonly SweepRunResult[], ranking: Ranking): { table: string; ranked: SweepRunResult[] } {
