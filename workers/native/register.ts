@@ -52,6 +52,10 @@ export function pointSamplingKernelsOf(addon: NativeAddon): PointSamplingKernels
     samplePoints: addon.samplePoints,
     importancePoints: addon.importancePoints,
     pointLoss: addon.pointLoss,
+    gradientArray: (n, starts, span) => {
+      const backend = tf.backend();
+      return backend instanceof NativeBackend ? backend.pool.takeZeroed(n, starts, span) : new Float32Array(n);
+    },
     pointLossGrad: addon.pointLossGrad,
     mulberry32Fill: addon.mulberry32Fill,
   };

@@ -57,6 +57,11 @@ export interface PointSamplingKernels {
    * (a, b, c) = coefficients[r], p = σ(logit) and t the truth, added into dx at the point's
    * neighbours on row r's map.
    */
+  /**
+   * The zeroed array pointLossGrad writes into: n floats, of which only [start, start + span)
+   * for each of `starts` will be written (the native backend recycles one, clearing just those).
+   */
+  gradientArray(n: number, starts: Float64Array, span: number): Float32Array;
   pointLossGrad(dx: Float32Array, offsets: Float64Array, points: Float32Array, perRow: boolean, h: number, w: number, clamp: boolean, logits: Float32Array, truth: Float32Array, coefficients: Float64Array): void;
   /** The next out.length floats of the mulberry32 stream whose state is state[0] (advanced). */
   mulberry32Fill(state: Uint32Array, out: Float32Array): void;
@@ -251,6 +256,7 @@ export const JS_POINT_SAMPLING: PointSamplingKernels = {
       stats.set([bce, probSum, overlap, targetSum], 4 * r);
     }
   },
+  gradientArray: (n) => new Float32Array(n),
   pointLossGrad(dx, offsets, points, perRow, h, w, clamp, logits, truth, coefficients) {
     const rows = offsets.length;
     const count = logits.length / rows;

@@ -158,8 +158,8 @@ interface PointPairs {
  * The mask and dice terms at the pairs' points, weights.mask · Σ mean BCE / numMasks +
  * weights.dice · Σ dice / numMasks, differentiable in the mask logits. The logits at the points
  * come with them; one kernel samples the truth there and sums the terms, and the gradient,
- * non-zero only at the points' neighbours, is written by another straight into a fresh (zeroed)
- * array: no dense intermediate exists.
+ * non-zero only at the points' neighbours, is written by another straight into a zeroed array
+ * (recycled by the native backend): no dense intermediate exists.
  */
 function pointMaskLoss(maskLogits: tf.Tensor4D, labels: Int32Array, pairs: PointPairs, s: Shapes, clamp: boolean, weights: { mask: number; dice: number }, numMasks: number): tf.Scalar {
   const rows = pairs.offsets.length;
@@ -185,7 +185,7 @@ function pointMaskLoss(maskLogits: tf.Tensor4D, labels: Int32Array, pairs: Point
         coefficients[3 * r + 1] = (-2 * g * weights.dice) / (numMasks * denominator);
         coefficients[3 * r + 2] = (g * weights.dice * (2 * stats[4 * r + 2]! + 1)) / (numMasks * denominator * denominator);
       }
-      const dx = new Float32Array((x as tf.Tensor).size);
+      const dx = pointSamplingKernels().gradientArray((x as tf.Tensor).size, pairs.offsets, s.h * s.w);
       if (rows > 0) pointSamplingKernels().pointLossGrad(dx, pairs.offsets, pairs.points, pairs.perRow, s.h, s.w, clamp, logits, truth, coefficients);
       return tf.tensor(dx, (x as tf.Tensor).shape);
     },

@@ -95,3 +95,38 @@ describe.each(BACKENDS)('point-sampled set loss on %s', (backend) => {
     tf.dispose([masks, classes, labels, a, b, other]);
   });
 });
+
+describe('the set loss gradient on the native backend', () => {
+  beforeAll(() => useBackend('native'));
+
+  it('is written into a recycled array cleared where the last one wrote, and equals one written into a fresh array', () => {
+    // Tokens 0-1 matched by the first batch's classes, 4-5 by the second's: the second gradient,
+    // in the first one's array, must have nothing left on rows 0-1.
+    const [n, q, h, w] = [1, 6, 16, 16];
+    const masks = tf.tidy(() => {
+      const logits = new Float32Array(n * q * h * w).fill(-4);
+      logits.fill(4, 0, h * w); // token 0: all of the image (class 0 of batch one)
+      logits.fill(4, 4 * h * w, 5 * h * w); // token 4: all of it (class 2 of batch two)
+      return tf.tensor4d(logits, [n, q, h, w]);
+    });
+    const classes = tf.tensor3d(Float32Array.from({ length: n * q * 4 }, (_, i) => ([0, 1].includes(Math.floor(i / 4)) ? (i % 4 === 0 ? 5 : 0) : i % 4 === 2 ? 5 : 0)), [n, q, 4]);
+    const half = (a: number, b: number) => tf.tensor4d(Int32Array.from({ length: 32 * 32 }, (_, i) => (i % 32 < 16 ? a : b)), [1, 32, 32, 1], 'int32');
+    const [first, second] = [half(0, 1), half(2, 2)];
+    const grad = (labels: tf.Tensor4D) => tf.grads((m: tf.Tensor, c: tf.Tensor) => setLoss(m as tf.Tensor4D, c as tf.Tensor3D, labels, { points: 64, seed: 3 }))([masks, classes]);
+    const backend = tf.backend() as unknown as { data: { get(id: object): { values: Float32Array } } };
+    const rowsTouched = (values: Float32Array) => Array.from({ length: q }, (_, r) => values.subarray(r * h * w, (r + 1) * h * w).some((v) => v !== 0));
+
+    const [g1, c1] = grad(first);
+    const array = backend.data.get(g1!.dataId).values; // looked at without reading it out, which would keep it from the pool
+    expect(rowsTouched(array)).toEqual([true, true, false, false, false, false]);
+    tf.dispose([g1!, c1!]);
+    const [g2, c2] = grad(second);
+    expect(backend.data.get(g2!.dataId).values.buffer).toBe(array.buffer); // recycled
+    const recycled = Float32Array.from(g2!.dataSync()); // read out: the next one is fresh
+    const [g3, c3] = grad(second);
+    expect(backend.data.get(g3!.dataId).values.buffer).not.toBe(array.buffer);
+    expect(rowsTouched(recycled)).toEqual([false, false, false, false, true, false]);
+    expect(recycled).toEqual(g3!.dataSync());
+    tf.dispose([masks, classes, first, second, g2!, c2!, g3!, c3!]);
+  });
+});

@@ -55,6 +55,44 @@ describe('BufferPool', () => {
     expect(pool.take(8).buffer).toBe(made[1]!.buffer);
   });
 
+  it('hands out zeroed arrays, clearing a recycled one where its last sparse taker wrote or, if stale, throughout', () => {
+    const pool = new BufferPool(1 << 20);
+    const handBack = (a: Float32Array) => {
+      pool.retain(a);
+      pool.release(a);
+    };
+    const sparse = pool.takeZeroed(12, [0, 8], 2);
+    const stale = pool.take(12);
+    expect(Array.from(sparse)).toEqual(new Array(12).fill(0));
+    sparse.set([1, 2], 0);
+    sparse.set([3, 4], 8);
+    stale.fill(7); // a kernel's output: every element written
+    handBack(sparse);
+    handBack(stale);
+    // Both are free; the one whose writes are known is preferred, and cleared where they were.
+    const again = pool.takeZeroed(12, [4], 2);
+    expect(again.buffer).toBe(sparse.buffer);
+    expect(Array.from(again)).toEqual(new Array(12).fill(0));
+    again[4] = 5;
+    // The stale one, when no other is free, is cleared throughout.
+    const cleared = pool.takeZeroed(12, [], 0);
+    expect(cleared.buffer).toBe(stale.buffer);
+    expect(Array.from(cleared)).toEqual(new Array(12).fill(0));
+    handBack(cleared);
+    handBack(again);
+    // Taken by a kernel, its writes are no longer known: a later zeroed taker clears it all.
+    const overwritten = pool.take(12);
+    expect(overwritten.buffer).toBe(again.buffer);
+    overwritten.fill(9);
+    handBack(overwritten);
+    const first = pool.takeZeroed(12, [], 0);
+    const second = pool.takeZeroed(12, [], 0);
+    expect(new Set([first.buffer, second.buffer])).toEqual(new Set([stale.buffer, again.buffer]));
+    expect([...first, ...second]).toEqual(new Array(24).fill(0));
+    expect(pool.pooledBytes).toBe(0);
+    expect(Array.from(pool.takeZeroed(12, [0], 12))).toEqual(new Array(12).fill(0)); // fresh
+  });
+
   it('ignores arrays it did not make', () => {
     const pool = new BufferPool(1 << 20);
     const foreign = new Float32Array(16);
