@@ -67,7 +67,7 @@ const lossAndBackward = (labels: tf.Tensor4D, points: number) => (run: number) =
 };
 const full = labelsAt(1024);
 const low = labelsAt(256);
-const sampled = timeIt(3, lossAndBackward(full, 12544));
+const sampled = timeIt(9, lossAndBackward(full, 12544));
 const everyPixel = timeIt(2, lossAndBackward(low, 0));
 
 const rows = [

@@ -411,9 +411,16 @@ Napi::Value ImportancePoints(const Napi::CallbackInfo& info) {
   auto out = floats(info, 7, "out");
   const std::size_t points = per_row(info, out.ElementLength(), offs.size(), "out") / 2;
   if (uncertain > drawn || uncertain > points) throw Napi::RangeError::New(info.Env(), "uncertain: more than the points drawn or kept");
-  auto draws = floats(info, 2, "draws", offs.size() * (2 * drawn + 2 * (points - uncertain)));
   auto logits = floats(info, 8, "logits", offs.size() * points);
-  samflow::importance_points(data.Data(), offs.data(), offs.size(), draws.Data(), h, w, drawn, uncertain, points, out.Data(), logits.Data());
+  // The draws, or the state of the stream that makes them.
+  if (info[2].IsTypedArray() && info[2].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array) {
+    auto state = info[2].As<Napi::Uint32Array>();
+    if (state.ElementLength() != 1) throw Napi::TypeError::New(info.Env(), "draws: expected a Float32Array of draws or a Uint32Array of one entry (a stream's state)");
+    samflow::importance_points(data.Data(), offs.data(), offs.size(), nullptr, state.Data(), h, w, drawn, uncertain, points, out.Data(), logits.Data());
+  } else {
+    auto draws = floats(info, 2, "draws", offs.size() * (2 * drawn + 2 * (points - uncertain)));
+    samflow::importance_points(data.Data(), offs.data(), offs.size(), draws.Data(), nullptr, h, w, drawn, uncertain, points, out.Data(), logits.Data());
+  }
   return info.Env().Undefined();
 }
 

@@ -29,9 +29,10 @@ void sample_points(const float* data, const int64_t* offsets, std::size_t rows, 
 // PointRend's importance sampling of each row's map (zero padding): its block of draws holds
 // 2*drawn candidate coordinates, then 2*(points - uncertain) uniform ones. out[r] (2*points) gets
 // the `uncertain` candidates of smallest |logit| in draw order (ties: the earlier), then the
-// uniform ones; logits[r] (points) the map at them.
-void importance_points(const float* data, const int64_t* offsets, std::size_t rows, const float* draws, int h, int w,
-                       std::size_t drawn, std::size_t uncertain, std::size_t points, float* out, float* logits);
+// uniform ones; logits[r] (points) the map at them. The draws are `draws`, or where that is null
+// the mulberry32 stream from *state (advanced past them), made row by row.
+void importance_points(const float* data, const int64_t* offsets, std::size_t rows, const float* draws, uint32_t* state, int h,
+                       int w, std::size_t drawn, std::size_t uncertain, std::size_t points, float* out, float* logits);
 
 // Each row's truth (class classes[r] of the label map at labels + label_offsets[r]) at its points
 // (`count` shared by every row, or `count` per row) into truth [rows, count], and with its logits

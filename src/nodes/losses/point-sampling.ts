@@ -17,6 +17,8 @@
  * (native/src/point_sampling.cc) through `usePointSamplingKernels`, the same functions.
  */
 
+import { SpareArrays } from './spare-arrays.ts';
+
 /** A grid: an h × w map, read with zero padding or clamped edges. */
 export interface Grid {
   readonly h: number;
@@ -43,9 +45,10 @@ export interface PointSamplingKernels {
    * PointRend's importance sampling of each row's map (zero padding). Row r's block of draws
    * holds 2·drawn candidate coordinates, then 2·(points − uncertain) uniform ones; out [rows × 2·points]
    * gets the `uncertain` candidates of smallest |logit| (in draw order, ties: the earlier), then
-   * the uniform ones, and logits [rows × points] the map at them.
+   * the uniform ones, and logits [rows × points] the map at them. `draws` may instead be the
+   * state of a mulberry32 stream (advanced past them), whose draws are then made row by row.
    */
-  importancePoints(data: Float32Array, offsets: Float64Array, draws: Float32Array, h: number, w: number, drawn: number, uncertain: number, out: Float32Array, logits: Float32Array): void;
+  importancePoints(data: Float32Array, offsets: Float64Array, draws: Float32Array | Uint32Array, h: number, w: number, drawn: number, uncertain: number, out: Float32Array, logits: Float32Array): void;
   /**
    * Row r's truth (class classes[r] of the label map at labelOffsets[r]) at its points (rows =
    * classes.length, `count` = logits.length / rows, shared or per row) into truth [rows × count],
@@ -203,10 +206,12 @@ export const JS_POINT_SAMPLING: PointSamplingKernels = {
     const grid = { h, w, clamp };
     for (let r = 0; r < offsets.length; r++) for (let p = 0; p < count; p++) out[r * count + p] = sampleMap(data, offsets[r]!, points[2 * p]!, points[2 * p + 1]!, grid);
   },
-  importancePoints(data, offsets, draws, h, w, drawn, uncertain, out, logits) {
+  importancePoints(data, offsets, source, h, w, drawn, uncertain, out, logits) {
     const rows = offsets.length;
     const points = out.length / 2 / rows;
     const block = 2 * drawn + 2 * (points - uncertain);
+    const draws = source instanceof Float32Array ? source : drawBuffer(rows * block);
+    if (source instanceof Uint32Array) JS_POINT_SAMPLING.mulberry32Fill(source, draws);
     const grid = { h, w, clamp: false };
     const values = new Float32Array(drawn);
     for (let r = 0; r < rows; r++) {
@@ -303,11 +308,13 @@ export function pointSamplingKernels(): PointSamplingKernels {
  */
 export interface UniformSource {
   fill(out: Float32Array): void;
+  /** A mulberry32 stream's state, which a kernel may advance itself instead of being handed the draws. */
+  readonly state?: Uint32Array;
 }
 
 export function seededUniforms(seed: number): UniformSource {
   const state = Uint32Array.of(seed >>> 0);
-  return { fill: (out) => kernels.mulberry32Fill(state, out) };
+  return { fill: (out) => kernels.mulberry32Fill(state, out), state };
 }
 
 export function uniformsFrom(random: () => number): UniformSource {
@@ -337,9 +344,17 @@ export function pixelCentres(h: number, w: number): Float32Array {
   return out;
 }
 
+/** The set loss's arrays kept for its backward (points, logits, truth), reused once it has run. */
+export const spare = new SpareArrays(8);
+
 // The importance sampling's draws, reused: a batch's are ~26 MB, and fresh memory costs page
-// faults (~0.4 ms per MB) on every call. Only importancePoints uses it, and only while it runs.
-let drawBuffer = new Float32Array(0);
+// faults on every call. Only the importance sampling uses it, and only while it runs.
+let reusedDraws = new Float32Array(0);
+
+function drawBuffer(size: number): Float32Array {
+  if (reusedDraws.length < size) reusedDraws = new Float32Array(size);
+  return reusedDraws.subarray(0, size);
+}
 
 /**
  * PointRend's importance sampling of maps (logits at `offsets`, h × w each): per map, of
@@ -361,17 +376,18 @@ export function importancePoints(
   const drawn = Math.floor(points * options.oversample);
   const uncertain = Math.min(Math.floor(options.importance * points), drawn);
   const size = offsets.length * (2 * drawn + 2 * (points - uncertain));
-  if (drawBuffer.length < size) drawBuffer = new Float32Array(size);
-  const draws = drawBuffer.subarray(0, size);
-  uniforms.fill(draws);
-  const out = { points: new Float32Array(2 * points * offsets.length), logits: new Float32Array(points * offsets.length) };
+  // A seeded stream's draws are made inside the kernel (the native one makes each row's where it
+  // uses them); other streams' are filled in first.
+  let draws: Float32Array | Uint32Array | undefined = uniforms.state;
+  if (!draws) uniforms.fill((draws = drawBuffer(size)));
+  const out = { points: spare.take(2 * points * offsets.length), logits: spare.take(points * offsets.length) };
   kernels.importancePoints(logits, offsets, draws, h, w, drawn, uncertain, out.points, out.logits);
   return out;
 }
 
 /** Samples maps (rows of `data` at `offsets`) on a grid at points shared by all: [maps × points]. */
 export function sampleMaps(data: Float32Array, offsets: Float64Array, points: Float32Array, grid: Grid): Float32Array {
-  const out = new Float32Array(offsets.length * (points.length / 2));
+  const out = spare.take(offsets.length * (points.length / 2));
   kernels.samplePoints(data, offsets, points, grid.h, grid.w, grid.clamp, out);
   return out;
 }

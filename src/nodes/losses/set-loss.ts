@@ -42,7 +42,7 @@ import { defineNode } from '../../graph/node.ts';
 import { LabelBatch, Loss, MaskTokenLogits, TokenClassLogits } from '../ports.ts';
 import { mixSeed } from '../random.ts';
 import { linearSumAssignment } from './hungarian.ts';
-import { importancePoints, pixelCentres, pointSamplingKernels, randomPoints, sampleMaps, seededUniforms, uniformsFrom, type UniformSource } from './point-sampling.ts';
+import { importancePoints, pixelCentres, pointSamplingKernels, randomPoints, sampleMaps, seededUniforms, spare, uniformsFrom, type UniformSource } from './point-sampling.ts';
 
 export interface SetLossOptions {
   readonly costClass?: number;
@@ -164,7 +164,7 @@ interface PointPairs {
 function pointMaskLoss(maskLogits: tf.Tensor4D, labels: Int32Array, pairs: PointPairs, s: Shapes, clamp: boolean, weights: { mask: number; dice: number }, numMasks: number): tf.Scalar {
   const rows = pairs.offsets.length;
   const { logits } = pairs;
-  const truth = new Float32Array(rows * pairs.count);
+  const truth = spare.take(rows * pairs.count);
   const stats = new Float64Array(4 * rows);
   if (rows > 0) pointSamplingKernels().pointLoss(logits, pairs.points, pairs.perRow, labels, pairs.labelOffsets, pairs.classes, s.labelH, s.labelW, clamp, truth, stats);
   let value = 0;
@@ -187,6 +187,7 @@ function pointMaskLoss(maskLogits: tf.Tensor4D, labels: Int32Array, pairs: Point
       }
       const dx = pointSamplingKernels().gradientArray((x as tf.Tensor).size, pairs.offsets, s.h * s.w);
       if (rows > 0) pointSamplingKernels().pointLossGrad(dx, pairs.offsets, pairs.points, pairs.perRow, s.h, s.w, clamp, logits, truth, coefficients);
+      spare.giveBack(pairs.points, logits, truth);
       return tf.tensor(dx, (x as tf.Tensor).shape);
     },
   }));

@@ -78,6 +78,32 @@ describe('native point sampling equals the JS kernels', () => {
     expect(run(native)).toEqual(run(JS_POINT_SAMPLING));
   });
 
+  it('importance sampling from a stream state: the draws the bulk fill would make, and the state advanced past them', () => {
+    const random = rng(4);
+    const data = Float32Array.from({ length: rows * 16 * 16 }, () => random() * 8 - 4);
+    const offsets = Float64Array.from({ length: rows }, (_, r) => r * 256);
+    const [drawn, uncertain, points] = [150, 37, 50];
+    const filled = new Float32Array(rows * (2 * drawn + 2 * (points - uncertain)));
+    const after = Uint32Array.of(77);
+    JS_POINT_SAMPLING.mulberry32Fill(after, filled);
+    const run = (k: typeof native, draws: Float32Array | Uint32Array) => {
+      const [out, logits] = [new Float32Array(rows * 2 * points), new Float32Array(rows * points)];
+      k.importancePoints(data, offsets, draws, 16, 16, drawn, uncertain, out, logits);
+      return { out, logits, draws: Array.from(draws) };
+    };
+    for (const k of [native, JS_POINT_SAMPLING]) {
+      const expected = run(k, filled);
+      const state = Uint32Array.of(77);
+      const got = run(k, state);
+      expect(got.out).toEqual(expected.out);
+      expect(got.logits).toEqual(expected.logits);
+      expect(state[0]).toBe(after[0]);
+    }
+    expect(() => native.importancePoints(data, offsets, Uint32Array.of(1, 2), 16, 16, drawn, uncertain, new Float32Array(rows * 2 * points), new Float32Array(rows * points))).toThrow(
+      'draws: expected a Float32Array of draws or a Uint32Array of one entry',
+    );
+  });
+
   it.each([[false, false], [true, false], [false, true], [true, true]])('point losses and their gradient (per row %s, clamp %s)', (perRow, clamp) => {
     const count = 600;
     const { data, offsets, points, labels } = inputs(perRow ? 4 : 5, count, perRow);
