@@ -461,12 +461,18 @@ void point_loss(const float* logits, std::size_t rows, const float* points, std:
 void point_loss_grad(float* dx, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count,
                      bool per_row, int h, int w, bool clamp, const float* logits, const float* truth,
                      const double* coefficients) {
-  parallel_for(rows, distinct(offsets, rows) ? 1 : rows, [&](std::size_t begin, std::size_t end) {
+  const bool shared = !distinct(offsets, rows);
+  const std::size_t size = std::size_t(h) * w;
+  parallel_for(rows, shared ? rows : 1, [&](std::size_t begin, std::size_t end) {
     TapBlock taps;
     float g[kBlock];
+    // Maps shared by rows are cleared before any is added to; a row's own map just before its
+    // points are, while it is in cache.
+    if (shared)
+      for (std::size_t r = begin; r < end; r++) populate(dx + offsets[r], size * sizeof(float)), std::fill(dx + offsets[r], dx + offsets[r] + size, 0.f);
     for (std::size_t r = begin; r < end; r++) {
       float* map = dx + offsets[r];
-      populate(map, std::size_t(h) * w * sizeof(float));
+      if (!shared) populate(map, size * sizeof(float)), std::fill(map, map + size, 0.f);
       const float* at = points + (per_row ? 2 * r * count : 0);
       const double* k = coefficients + 3 * r;
       for (std::size_t start = 0; start < count; start += kBlock) {

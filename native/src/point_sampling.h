@@ -42,8 +42,8 @@ void point_loss(const float* logits, std::size_t rows, const float* points, std:
                 bool clamp, float* truth, double* stats);
 
 // The gradient of the point losses: at each point of row r, d/dlogit = a (p - t) + (b t + c) p (1 - p)
-// with (a, b, c) = coefficients[r], added into dx at the point's neighbours on row r's map (whose
-// pages are faulted in up front). Rows that share a map are summed serially.
+// with (a, b, c) = coefficients[r], summed at the point's neighbours on row r's map, which is
+// written in full (its pages faulted in and cleared first). Rows that share a map sum into it serially.
 void point_loss_grad(float* dx, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count,
                      bool per_row, int h, int w, bool clamp, const float* logits, const float* truth,
                      const double* coefficients);

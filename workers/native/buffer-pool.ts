@@ -8,9 +8,9 @@
  * array that was read out (dataSync, moved to another backend) leaves the pool for good.
  *
  * A sparse writer (the set loss's gradient: non-zero only on the matched tokens' maps, a fifth
- * of a 105 MB array) takes zeroed arrays and says which spans it writes; handed back, only those
- * spans are cleared for the next such taker, where a fresh array would cost its page faults
- * again (~0.4 ms per MB here) and every reader of its untouched pages a fault each.
+ * of a 105 MB array) takes arrays that are zero outside the spans it writes; handed back, only
+ * its spans need clearing for the next such taker, where a fresh array would cost its page
+ * faults again (~0.4 ms per MB here) and every reader of its untouched pages a fault each.
  *
  * What it holds is capped; past the cap the oldest pooled arrays are let go (to the garbage
  * collector). Letting go of as many bytes as each miss allocates was tried: it kept the pool
@@ -36,22 +36,34 @@ export class BufferPool {
   }
 
   /**
-   * An array of n zeros into which the caller writes only [start, start + span) for each of
-   * `starts`. A pooled one whose writes are known is cleared just there, one with stale
-   * contents throughout, else a fresh (zero) one is made.
+   * An array of n floats for a sparse writer: zero outside [start, start + span) for each of
+   * `starts`, and stale inside, where the caller writes every element. A pooled one whose last
+   * spans are known is cleared only where those fall outside the new ones (a training step's
+   * set loss writes much the same tokens' maps each time); one with stale contents everywhere
+   * outside the new spans; else a fresh (zero) one is made.
    */
-  takeZeroed(n: number, starts: ArrayLike<number>, span: number): Float32Array {
+  takeSparse(n: number, starts: ArrayLike<number>, span: number): Float32Array {
     const list = this.free.get(n) ?? [];
     let at = list.length;
     while (at > 0 && !this.written.has(list[at - 1]!.buffer)) at--;
     const array = this.pop(n, at > 0 ? at : list.length);
+    const now = Array.from(starts);
     if (array) {
       const before = this.written.get(array.buffer);
-      if (before) for (let i = 0; i < before.starts.length; i++) array.fill(0, before.starts[i]!, before.starts[i]! + before.span);
-      else array.fill(0);
+      if (before) {
+        const kept = before.span === span ? new Set(now) : new Set<number>();
+        for (let i = 0; i < before.starts.length; i++) if (!kept.has(before.starts[i]!)) array.fill(0, before.starts[i]!, before.starts[i]! + before.span);
+      } else {
+        let from = 0;
+        for (const start of [...now].sort((a, b) => a - b)) {
+          if (start > from) array.fill(0, from, start);
+          from = Math.max(from, start + span);
+        }
+        array.fill(0, from);
+      }
     }
     const out = array ?? new Float32Array(n);
-    this.written.set(out.buffer, { starts: Array.from(starts), span });
+    this.written.set(out.buffer, { starts: now, span });
     return this.handOut(out);
   }
 

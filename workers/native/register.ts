@@ -54,7 +54,7 @@ export function pointSamplingKernelsOf(addon: NativeAddon): PointSamplingKernels
     pointLoss: addon.pointLoss,
     gradientArray: (n, starts, span) => {
       const backend = tf.backend();
-      return backend instanceof NativeBackend ? backend.pool.takeZeroed(n, starts, span) : new Float32Array(n);
+      return backend instanceof NativeBackend ? backend.pool.takeSparse(n, starts, span) : new Float32Array(n);
     },
     pointLossGrad: addon.pointLossGrad,
     mulberry32Fill: addon.mulberry32Fill,

@@ -57,12 +57,13 @@ export interface PointSamplingKernels {
   pointLoss(logits: Float32Array, points: Float32Array, perRow: boolean, labels: Int32Array, labelOffsets: Float64Array, classes: Int32Array, labelH: number, labelW: number, clamp: boolean, truth: Float32Array, stats: Float64Array): void;
   /**
    * The gradient of the point losses: at each point of row r, a·(p − t) + (b·t + c)·p(1 − p) with
-   * (a, b, c) = coefficients[r], p = σ(logit) and t the truth, added into dx at the point's
-   * neighbours on row r's map.
+   * (a, b, c) = coefficients[r], p = σ(logit) and t the truth, summed at the point's neighbours
+   * on row r's map, which is written in full (cleared first; rows that share a map sum into it).
    */
   /**
-   * The zeroed array pointLossGrad writes into: n floats, of which only [start, start + span)
-   * for each of `starts` will be written (the native backend recycles one, clearing just those).
+   * The array pointLossGrad writes into: n floats, zero outside [start, start + span) for each
+   * of `starts` and stale inside, where pointLossGrad writes (the native backend recycles one,
+   * clearing only what its last writer wrote and this one does not).
    */
   gradientArray(n: number, starts: Float64Array, span: number): Float32Array;
   pointLossGrad(dx: Float32Array, offsets: Float64Array, points: Float32Array, perRow: boolean, h: number, w: number, clamp: boolean, logits: Float32Array, truth: Float32Array, coefficients: Float64Array): void;
@@ -265,6 +266,7 @@ export const JS_POINT_SAMPLING: PointSamplingKernels = {
   pointLossGrad(dx, offsets, points, perRow, h, w, clamp, logits, truth, coefficients) {
     const rows = offsets.length;
     const count = logits.length / rows;
+    for (const offset of offsets) dx.fill(0, offset, offset + h * w);
     for (let r = 0; r < rows; r++) {
       const [a, b, c] = coefficients.subarray(3 * r, 3 * r + 3);
       for (let p = 0; p < count; p++) {

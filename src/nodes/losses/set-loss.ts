@@ -158,8 +158,9 @@ interface PointPairs {
  * The mask and dice terms at the pairs' points, weights.mask · Σ mean BCE / numMasks +
  * weights.dice · Σ dice / numMasks, differentiable in the mask logits. The logits at the points
  * come with them; one kernel samples the truth there and sums the terms, and the gradient,
- * non-zero only at the points' neighbours, is written by another straight into a zeroed array
- * (recycled by the native backend): no dense intermediate exists.
+ * non-zero only at the points' neighbours, is written by another straight into an array that is
+ * zero outside the matched tokens' maps (recycled by the native backend): no dense intermediate
+ * exists.
  */
 function pointMaskLoss(maskLogits: tf.Tensor4D, labels: Int32Array, pairs: PointPairs, s: Shapes, clamp: boolean, weights: { mask: number; dice: number }, numMasks: number): tf.Scalar {
   const rows = pairs.offsets.length;

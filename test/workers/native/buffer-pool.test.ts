@@ -55,13 +55,14 @@ describe('BufferPool', () => {
     expect(pool.take(8).buffer).toBe(made[1]!.buffer);
   });
 
-  it('hands out zeroed arrays, clearing a recycled one where its last sparse taker wrote or, if stale, throughout', () => {
+  it('hands a sparse writer arrays zero outside its spans, clearing a recycled one only where needed', () => {
     const pool = new BufferPool(1 << 20);
     const handBack = (a: Float32Array) => {
       pool.retain(a);
       pool.release(a);
     };
-    const sparse = pool.takeZeroed(12, [0, 8], 2);
+    const zeroOutside = (a: Float32Array, starts: number[], span: number) => a.every((v, i) => v === 0 || starts.some((s) => i >= s && i < s + span));
+    const sparse = pool.takeSparse(12, [0, 8], 2);
     const stale = pool.take(12);
     expect(Array.from(sparse)).toEqual(new Array(12).fill(0));
     sparse.set([1, 2], 0);
@@ -69,28 +70,33 @@ describe('BufferPool', () => {
     stale.fill(7); // a kernel's output: every element written
     handBack(sparse);
     handBack(stale);
-    // Both are free; the one whose writes are known is preferred, and cleared where they were.
-    const again = pool.takeZeroed(12, [4], 2);
+    // Both are free; the one whose spans are known is preferred, and cleared where they were and are not now.
+    const again = pool.takeSparse(12, [4, 8], 2);
     expect(again.buffer).toBe(sparse.buffer);
-    expect(Array.from(again)).toEqual(new Array(12).fill(0));
-    again[4] = 5;
-    // The stale one, when no other is free, is cleared throughout.
-    const cleared = pool.takeZeroed(12, [], 0);
+    expect(Array.from(again)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 3, 4, 0, 0]); // 8-9 stale: the caller writes them
+    again.set([5, 6], 4);
+    again.set([1, 1], 8);
+    // The stale one, when no other is free, is cleared everywhere outside the new spans.
+    const cleared = pool.takeSparse(12, [6, 2], 2);
     expect(cleared.buffer).toBe(stale.buffer);
-    expect(Array.from(cleared)).toEqual(new Array(12).fill(0));
+    expect(Array.from(cleared)).toEqual([0, 0, 7, 7, 0, 0, 7, 7, 0, 0, 0, 0]);
     handBack(cleared);
     handBack(again);
-    // Taken by a kernel, its writes are no longer known: a later zeroed taker clears it all.
+    // Taken by a kernel, its spans are no longer known: a later sparse taker clears it all outside its own.
     const overwritten = pool.take(12);
     expect(overwritten.buffer).toBe(again.buffer);
     overwritten.fill(9);
     handBack(overwritten);
-    const first = pool.takeZeroed(12, [], 0);
-    const second = pool.takeZeroed(12, [], 0);
+    const first = pool.takeSparse(12, [10], 2);
+    const second = pool.takeSparse(12, [10], 2);
     expect(new Set([first.buffer, second.buffer])).toEqual(new Set([stale.buffer, again.buffer]));
-    expect([...first, ...second]).toEqual(new Array(24).fill(0));
+    expect(zeroOutside(first, [10], 2) && zeroOutside(second, [10], 2)).toBe(true);
+    // Spans of another length: the old ones are cleared whole.
+    first.set([8, 8], 10);
+    handBack(first);
+    expect(Array.from(pool.takeSparse(12, [10], 1))).toEqual(new Array(12).fill(0));
     expect(pool.pooledBytes).toBe(0);
-    expect(Array.from(pool.takeZeroed(12, [0], 12))).toEqual(new Array(12).fill(0)); // fresh
+    expect(Array.from(pool.takeSparse(12, [0], 12))).toEqual(new Array(12).fill(0)); // fresh
   });
 
   it('ignores arrays it did not make', () => {

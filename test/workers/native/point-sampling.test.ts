@@ -116,7 +116,7 @@ describe('native point sampling equals the JS kernels', () => {
       if (perRow) for (let r = 0; r < rows; r++) k.samplePoints(data, offsets.subarray(r, r + 1), points.subarray(2 * count * r, 2 * count * (r + 1)), h, w, clamp, logits.subarray(count * r, count * (r + 1)));
       else k.samplePoints(data, offsets, points, h, w, clamp, logits);
       k.pointLoss(logits, points, perRow, labels, labelOffsets, classes, labelH, labelW, clamp, truth, stats);
-      const dx = new Float32Array(data.length);
+      const dx = new Float32Array(data.length).fill(7); // stale: each row's map is written in full
       k.pointLossGrad(dx, offsets, points, perRow, h, w, clamp, logits, truth, coefficients);
       return { logits, truth, stats, dx };
     };
@@ -125,6 +125,31 @@ describe('native point sampling equals the JS kernels', () => {
     expectClose(b.truth, a.truth, 1e-6);
     expectClose(b.stats, a.stats, 1e-6);
     expectClose(b.dx, a.dx, 1e-5);
+  });
+
+  it('a gradient with rows sharing a map sums them there, and leaves the other maps alone', () => {
+    const count = 300;
+    const { data, points } = inputs(8, count, false);
+    const offsets = Float64Array.of(h * w, 0, h * w); // rows 0 and 2 share map 1; map 2 is no row's
+    const logits = Float32Array.from({ length: 3 * count }, (_, i) => Math.sin(i));
+    const truth = Float32Array.from({ length: 3 * count }, (_, i) => (i % 3) / 2);
+    const coefficients = Float64Array.of(0.5, -0.2, 0.1, 0.3, 0.1, -0.4, -0.6, 0.2, 0.2);
+    const run = (k: typeof native) => {
+      const dx = new Float32Array(data.length).fill(7);
+      k.pointLossGrad(dx, offsets, points, false, h, w, false, logits, truth, coefficients);
+      return dx;
+    };
+    const [a, b] = [run(JS_POINT_SAMPLING), run(native)];
+    expectClose(b, a, 1e-5);
+    expect(b.subarray(2 * h * w, 3 * h * w).every((v) => v === 7)).toBe(true);
+    // map 1 is the sum of rows 0 and 2 alone: each row's gradient on its own, added
+    const single = (r: number) => {
+      const dx = new Float32Array(data.length);
+      native.pointLossGrad(dx, offsets.subarray(r, r + 1), points, false, h, w, false, logits.subarray(r * count, (r + 1) * count), truth.subarray(r * count, (r + 1) * count), coefficients.subarray(3 * r, 3 * r + 3));
+      return dx.subarray(h * w, 2 * h * w);
+    };
+    const [g0, g2] = [single(0), single(2)];
+    expectClose(b.subarray(h * w, 2 * h * w), g0.map((v, i) => v + g2[i]!), 1e-5);
   });
 
   it('the mulberry32 stream, in one stretch and many', () => {
