@@ -326,6 +326,28 @@ Napi::Int32Array int32s(const Napi::CallbackInfo& info, std::size_t index, const
   return a;
 }
 
+// Label ids: an Int32Array, or compact bytes (Uint8Array).
+struct LabelIds {
+  const int32_t* wide = nullptr;
+  const uint8_t* compact = nullptr;
+  std::size_t length = 0;
+};
+
+LabelIds label_ids(const Napi::CallbackInfo& info, std::size_t index, const char* name) {
+  if (info[index].IsTypedArray()) {
+    const auto type = info[index].As<Napi::TypedArray>().TypedArrayType();
+    if (type == napi_int32_array) {
+      auto a = info[index].As<Napi::Int32Array>();
+      return {a.Data(), nullptr, a.ElementLength()};
+    }
+    if (type == napi_uint8_array) {
+      auto a = info[index].As<Napi::Uint8Array>();
+      return {nullptr, a.Data(), a.ElementLength()};
+    }
+  }
+  throw Napi::TypeError::New(info.Env(), std::string(name) + ": expected an Int32Array or a Uint8Array");
+}
+
 Napi::Float64Array doubles(const Napi::CallbackInfo& info, std::size_t index, const char* name) {
   if (!info[index].IsTypedArray() || info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
     throw Napi::TypeError::New(info.Env(), std::string(name) + ": expected a Float64Array");
@@ -358,7 +380,7 @@ std::size_t per_row(const Napi::CallbackInfo& info, std::size_t length, std::siz
   return length / rows;
 }
 
-// presentClasses(labels, images, numClasses, ignoreIndex, present) -> index of the first stray label, or -1
+// presentClasses(labels, images, numClasses, ignoreIndex, present[, compact]) -> index of the first stray label, or -1
 Napi::Value PresentClasses(const Napi::CallbackInfo& info) {
   auto labels = int32s(info, 0, "labels");
   const std::size_t images = integer(info, 1, "images"), classes = integer(info, 2, "numClasses");
@@ -366,8 +388,15 @@ Napi::Value PresentClasses(const Napi::CallbackInfo& info) {
   if (!info[4].IsTypedArray() || info[4].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || info[4].As<Napi::Uint8Array>().ElementLength() != images * classes)
     throw Napi::TypeError::New(info.Env(), "present: expected a Uint8Array of images x numClasses entries");
   const std::size_t pixels = per_row(info, labels.ElementLength(), images, "labels");
+  uint8_t* compact = nullptr;
+  if (info.Length() > 5 && !info[5].IsUndefined()) {
+    if (!info[5].IsTypedArray() || info[5].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array || info[5].As<Napi::Uint8Array>().ElementLength() != labels.ElementLength())
+      throw Napi::TypeError::New(info.Env(), "compact: expected a Uint8Array of as many entries as labels");
+    if (classes > samflow::kCompactIgnore) throw Napi::RangeError::New(info.Env(), "compact: labels of more than 255 classes do not fit in bytes");
+    compact = info[5].As<Napi::Uint8Array>().Data();
+  }
   const int64_t stray = samflow::present_classes(labels.Data(), images, pixels, int32_t(classes), info[3].As<Napi::Number>().Int32Value(),
-                                                 info[4].As<Napi::Uint8Array>().Data());
+                                                 info[4].As<Napi::Uint8Array>().Data(), compact);
   return Napi::Number::New(info.Env(), double(stray));
 }
 
@@ -378,15 +407,21 @@ Napi::Value MatchingCosts(const Napi::CallbackInfo& info) {
   const auto offs = maps(info, data.ElementLength(), 1, h, w);
   auto points = floats(info, 2, "points");
   const int label_h = integer(info, 6, "labelH"), label_w = integer(info, 7, "labelW");
-  auto labels = int32s(info, 5, "labels", std::size_t(label_h) * std::size_t(label_w));
+  const auto labels = label_ids(info, 5, "labels");
+  if (labels.length != std::size_t(label_h) * std::size_t(label_w))
+    throw Napi::RangeError::New(info.Env(), "labels: expected " + std::to_string(std::size_t(label_h) * std::size_t(label_w)) + " entries");
   auto slot = int32s(info, 9, "slot");
   auto bce = doubles(info, 10, "bce");
   const std::size_t columns = per_row(info, bce.ElementLength(), offs.size(), "bce");
   auto dice = doubles(info, 11, "dice", bce.ElementLength());
   for (std::size_t i = 0; i < slot.ElementLength(); i++)
     if (slot[i] >= int32_t(columns)) throw Napi::RangeError::New(info.Env(), "slot: a column past the end of bce");
-  samflow::matching_costs(data.Data(), offs.data(), offs.size(), points.Data(), points.ElementLength() / 2, h, w, labels.Data(), label_h, label_w,
-                          info[8].ToBoolean().Value(), slot.Data(), slot.ElementLength(), columns, bce.Data(), dice.Data());
+  const auto run = [&](const auto* ids) {
+    samflow::matching_costs(data.Data(), offs.data(), offs.size(), points.Data(), points.ElementLength() / 2, h, w, ids, label_h, label_w,
+                            info[8].ToBoolean().Value(), slot.Data(), slot.ElementLength(), columns, bce.Data(), dice.Data());
+  };
+  if (labels.wide) run(labels.wide);
+  else run(labels.compact);
   return info.Env().Undefined();
 }
 
@@ -426,7 +461,7 @@ Napi::Value ImportancePoints(const Napi::CallbackInfo& info) {
 
 // pointLoss(logits, points, perRow, labels, labelOffsets, classes, labelH, labelW, clamp, truth, stats)
 Napi::Value PointLoss(const Napi::CallbackInfo& info) {
-  auto labels = int32s(info, 3, "labels");
+  const auto labels = label_ids(info, 3, "labels");
   auto classes = int32s(info, 5, "classes");
   const std::size_t rows = classes.ElementLength();
   auto logits = floats(info, 0, "logits");
@@ -435,11 +470,15 @@ Napi::Value PointLoss(const Napi::CallbackInfo& info) {
   auto points = floats(info, 1, "points", 2 * count * (each ? rows : 1));
   const int label_h = integer(info, 6, "labelH"), label_w = integer(info, 7, "labelW");
   const auto label_offs = offsets(info, 4, "labelOffsets", int(rows));
-  check_maps(info, labels.ElementLength(), label_offs, label_h, label_w);
+  check_maps(info, labels.length, label_offs, label_h, label_w);
   auto truth = floats(info, 9, "truth", rows * count);
   auto stats = doubles(info, 10, "stats", 4 * rows);
-  samflow::point_loss(logits.Data(), rows, points.Data(), count, each, labels.Data(), label_offs.data(), classes.Data(), label_h, label_w,
-                      info[8].ToBoolean().Value(), truth.Data(), stats.Data());
+  const auto run = [&](const auto* ids) {
+    samflow::point_loss(logits.Data(), rows, points.Data(), count, each, ids, label_offs.data(), classes.Data(), label_h, label_w,
+                        info[8].ToBoolean().Value(), truth.Data(), stats.Data());
+  };
+  if (labels.wide) run(labels.wide);
+  else run(labels.compact);
   return info.Env().Undefined();
 }
 

@@ -44,3 +44,14 @@ inline bool has_avx512() {
     if (::samflow::has_avx512()) name##_avx512 args;                                               \
     else name##_upto_avx2 args;                                                                    \
   }
+
+// As SAMFLOW_DISPATCHED_AVX512, for a function returning `type`.
+#define SAMFLOW_DISPATCHED_AVX512_RETURNING(type, name, params, args, body)                               \
+  __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))) type name##_avx512 params body \
+  __attribute__((target("avx2,fma"))) type name##_avx2 params body                                      \
+  type name##_baseline params body                                                                      \
+  type name params {                                                                                    \
+    if (::samflow::has_avx512()) return name##_avx512 args;                                             \
+    if (::samflow::has_avx2_fma()) return name##_avx2 args;                                             \
+    return name##_baseline args;                                                                        \
+  }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <vector>
 
+#include <immintrin.h>
 #include <sys/mman.h>
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23  // Linux 5.14, older libc headers lack it
@@ -74,23 +75,45 @@ SAMFLOW_DISPATCHED(gather, (const float* __restrict map, const TapBlock* __restr
 })
 
 // out[i] = the weight of point i's neighbours labelled `cls`, added in neighbour order as the JS version does.
-SAMFLOW_DISPATCHED(class_mask, (const int32_t* __restrict labels, const TapBlock* __restrict t, std::size_t n, int32_t cls, float* __restrict out),
-                   (labels, t, n, cls, out), {
+template <typename Label>
+__attribute__((always_inline)) inline void class_mask_body(const Label* __restrict labels, const TapBlock* __restrict t, std::size_t n, int32_t cls,
+                                                           float* __restrict out) {
   for (std::size_t i = 0; i < n; ++i) {
-    float v = labels[t->index[0][i]] == cls ? t->weight[0][i] : 0.f;
-    v += labels[t->index[1][i]] == cls ? t->weight[1][i] : 0.f;
-    v += labels[t->index[2][i]] == cls ? t->weight[2][i] : 0.f;
-    v += labels[t->index[3][i]] == cls ? t->weight[3][i] : 0.f;
+    float v = int32_t(labels[t->index[0][i]]) == cls ? t->weight[0][i] : 0.f;
+    v += int32_t(labels[t->index[1][i]]) == cls ? t->weight[1][i] : 0.f;
+    v += int32_t(labels[t->index[2][i]]) == cls ? t->weight[2][i] : 0.f;
+    v += int32_t(labels[t->index[3][i]]) == cls ? t->weight[3][i] : 0.f;
     out[i] = v;
   }
-})
+}
+
+SAMFLOW_DISPATCHED(class_mask_i32, (const int32_t* __restrict labels, const TapBlock* __restrict t, std::size_t n, int32_t cls, float* __restrict out),
+                   (labels, t, n, cls, out), { class_mask_body(labels, t, n, cls, out); })
+SAMFLOW_DISPATCHED(class_mask_u8, (const uint8_t* __restrict labels, const TapBlock* __restrict t, std::size_t n, int32_t cls, float* __restrict out),
+                   (labels, t, n, cls, out), { class_mask_body(labels, t, n, cls, out); })
+inline void class_mask(const int32_t* labels, const TapBlock* t, std::size_t n, int32_t cls, float* out) { class_mask_i32(labels, t, n, cls, out); }
+inline void class_mask(const uint8_t* labels, const TapBlock* t, std::size_t n, int32_t cls, float* out) { class_mask_u8(labels, t, n, cls, out); }
 
 // ids[k][i] = the label of point i's neighbour k: one loop of independent loads, so that the
 // cache misses of a large label map overlap.
-SAMFLOW_DISPATCHED(gather_labels, (const int32_t* __restrict labels, const TapBlock* __restrict t, std::size_t n, int32_t (*__restrict ids)[kBlock]),
-                   (labels, t, n, ids), {
+template <typename Label>
+void gather_labels(const Label* __restrict labels, const TapBlock* __restrict t, std::size_t n, int32_t (*__restrict ids)[kBlock]) {
   for (int k = 0; k < 4; ++k)
-    for (std::size_t i = 0; i < n; ++i) ids[k][i] = labels[t->index[k][i]];
+    for (std::size_t i = 0; i < n; ++i) ids[k][i] = int32_t(labels[t->index[k][i]]);
+}
+
+// small[i] = labels[i] where in [0, classes), else kCompactIgnore; whether any label outside
+// [0, classes) is not `ignore`.
+SAMFLOW_DISPATCHED_AVX512_RETURNING(bool, compact_labels, (const int32_t* __restrict labels, std::size_t n, int32_t classes, int32_t ignore, uint8_t* __restrict small),
+                                    (labels, n, classes, ignore, small), {
+  int stray = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const int32_t id = labels[i];
+    const bool in = uint32_t(id) < uint32_t(classes);
+    small[i] = uint8_t(in ? id : kCompactIgnore);
+    stray |= !in && id != ignore;
+  }
+  return stray != 0;
 })
 
 // map[neighbours of point i] += weight * g[i] (serial: points may share a neighbour).
@@ -201,6 +224,59 @@ Selection kth_smallest_in_bin(uint32_t* keys, std::size_t n, std::size_t k) {
   return {keys[0], below};
 }
 
+// The candidates whose keys are below `threshold`, and the first `ties` of those equal to it, in
+// draw order: their points into chosen and their values into x, until `uncertain` are taken. Without
+// a branch on taking (a quarter of the candidates, at random); keys equal to the threshold are rare.
+void take_below_scalar(const uint32_t* keys, const float* candidates, const float* values, std::size_t i, std::size_t drawn,
+                       uint32_t threshold, std::size_t ties, std::size_t o, std::size_t uncertain, float* chosen, float* x) {
+  for (; i < drawn && o < uncertain; i++) {
+    bool take = keys[i] < threshold;
+    if (keys[i] == threshold && ties > 0) take = true, ties--;
+    chosen[2 * o] = candidates[2 * i];
+    chosen[2 * o + 1] = candidates[2 * i + 1];
+    x[o] = values[i];
+    o += take;
+  }
+}
+
+// The same, 16 candidates a step with AVX-512's compress where none of them ties (a stretch with
+// a tie goes through the scalar loop, so that ties are taken in order).
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))) void take_below_avx512(
+    const uint32_t* keys, const float* candidates, const float* values, std::size_t drawn, uint32_t threshold, std::size_t ties,
+    std::size_t uncertain, float* chosen, float* x) {
+  const __m512i limit = _mm512_set1_epi32(int32_t(threshold));
+  std::size_t i = 0, o = 0;
+  // Whole-vector stores past o stay below `uncertain` (o + 16 <= uncertain) and are overwritten.
+  for (; i + 16 <= drawn && o + 16 <= uncertain; i += 16) {
+    const __m512i k = _mm512_loadu_si512(keys + i);
+    if (_mm512_cmpeq_epu32_mask(k, limit)) {
+      for (std::size_t j = i; j < i + 16; j++) {
+        const bool take = keys[j] < threshold || (keys[j] == threshold && ties > 0);
+        if (keys[j] == threshold && ties > 0) ties--;
+        chosen[2 * o] = candidates[2 * j];
+        chosen[2 * o + 1] = candidates[2 * j + 1];
+        x[o] = values[j];
+        o += take;
+      }
+      continue;
+    }
+    const __mmask16 take = _mm512_cmplt_epu32_mask(k, limit);
+    _mm512_storeu_ps(x + o, _mm512_maskz_compress_ps(take, _mm512_loadu_ps(values + i)));
+    const __mmask8 low = __mmask8(take & 0xff), high = __mmask8(take >> 8);
+    _mm512_storeu_si512(chosen + 2 * o, _mm512_maskz_compress_epi64(low, _mm512_loadu_si512(candidates + 2 * i)));
+    o += __builtin_popcount(low);
+    _mm512_storeu_si512(chosen + 2 * o, _mm512_maskz_compress_epi64(high, _mm512_loadu_si512(candidates + 2 * i + 16)));
+    o += __builtin_popcount(high);
+  }
+  take_below_scalar(keys, candidates, values, i, drawn, threshold, ties, o, uncertain, chosen, x);
+}
+
+void take_below(const uint32_t* keys, const float* candidates, const float* values, std::size_t drawn, uint32_t threshold, std::size_t ties,
+                std::size_t uncertain, float* chosen, float* x) {
+  if (has_avx512()) take_below_avx512(keys, candidates, values, drawn, threshold, ties, uncertain, chosen, x);
+  else take_below_scalar(keys, candidates, values, 0, drawn, threshold, ties, 0, uncertain, chosen, x);
+}
+
 // Faults in the pages of [p, p + bytes) in one call (MADV_POPULATE_WRITE, Linux 5.14; contents
 // unchanged), not one page fault at a time: the pages of a fresh output (the gradient above all)
 // cost several times less so. Where the kernel lacks it, they fault in when written, as before.
@@ -227,12 +303,22 @@ bool distinct(const int64_t* offsets, std::size_t rows) {
 }  // namespace
 
 int64_t present_classes(const int32_t* labels, std::size_t images, std::size_t pixels, int32_t classes, int32_t ignore,
-                        uint8_t* present) {
+                        uint8_t* present, uint8_t* compact) {
   std::vector<int64_t> stray(images, -1);
   parallel_for(images, 1, [&](std::size_t begin, std::size_t end) {
     for (std::size_t b = begin; b < end; b++) {
       const int32_t* image = labels + b * pixels;
       uint8_t* seen = present + b * std::size_t(classes);
+      if (compact) {
+        // One vectorised pass to bytes, then the classes seen from the bytes (in cache).
+        uint8_t* small = compact + b * pixels;
+        if (!compact_labels(image, pixels, classes, ignore, small)) {
+          uint8_t mark[256] = {};
+          for (std::size_t i = 0; i < pixels; i++) mark[small[i]] = 1;
+          std::copy(mark, mark + classes, seen);
+          continue;
+        }
+      }
       for (std::size_t i = 0; i < pixels; i++) {
         const int32_t id = image[i];
         if (uint32_t(id) < uint32_t(classes)) {
@@ -249,9 +335,11 @@ int64_t present_classes(const int32_t* labels, std::size_t images, std::size_t p
   return -1;
 }
 
-void matching_costs(const float* data, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count,
-                    int h, int w, const int32_t* labels, int label_h, int label_w, bool clamp, const int32_t* slot,
-                    std::size_t slots, std::size_t columns, double* bce, double* dice) {
+namespace {
+template <typename Label>
+void matching_costs_of(const float* data, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count,
+                       int h, int w, const Label* labels, int label_h, int label_w, bool clamp, const int32_t* slot,
+                       std::size_t slots, std::size_t columns, double* bce, double* dice) {
   // Per point: its taps on the maps, and its class masks as at most 4 (column, weight) entries.
   std::vector<TapBlock> taps((count + kBlock - 1) / kBlock);
   std::vector<uint8_t> entries(count);
@@ -338,6 +426,20 @@ void matching_costs(const float* data, const int64_t* offsets, std::size_t rows,
   });
 }
 
+}  // namespace
+
+void matching_costs(const float* data, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count,
+                    int h, int w, const int32_t* labels, int label_h, int label_w, bool clamp, const int32_t* slot,
+                    std::size_t slots, std::size_t columns, double* bce, double* dice) {
+  matching_costs_of(data, offsets, rows, points, count, h, w, labels, label_h, label_w, clamp, slot, slots, columns, bce, dice);
+}
+
+void matching_costs(const float* data, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count,
+                    int h, int w, const uint8_t* labels, int label_h, int label_w, bool clamp, const int32_t* slot,
+                    std::size_t slots, std::size_t columns, double* bce, double* dice) {
+  matching_costs_of(data, offsets, rows, points, count, h, w, labels, label_h, label_w, clamp, slot, slots, columns, bce, dice);
+}
+
 void sample_points(const float* data, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count, int h,
                    int w, bool clamp, float* out) {
   parallel_for(rows, 1, [&](std::size_t begin, std::size_t end) {
@@ -379,19 +481,20 @@ void importance_points(const float* data, const int64_t* offsets, std::size_t ro
       float* chosen = out + r * 2 * points;
       float* x = logits + r * points;
       warm(map, std::size_t(h) * w);
+      std::fill(hist.begin(), hist.end(), 0);
       for (std::size_t start = 0; start < drawn; start += kBlock) {
         const std::size_t n = std::min(kBlock, drawn - start);
         find_taps(candidates + 2 * start, n, h, w, false, &taps);
         gather(map, &taps, n, &values[start]);
-      }
-      for (std::size_t i = 0; i < drawn; i++) {
-        uint32_t bits;
-        std::memcpy(&bits, &values[i], sizeof bits);
-        keys[i] = bits & 0x7fffffffu;
+        // keys and their histogram while the block is in L1
+        for (std::size_t i = start; i < start + n; i++) {
+          uint32_t bits;
+          std::memcpy(&bits, &values[i], sizeof bits);
+          keys[i] = bits & 0x7fffffffu;
+          hist[(i & 3) * 2048 + (keys[i] >> 20)]++;
+        }
       }
       if (uncertain > 0) {
-        std::fill(hist.begin(), hist.end(), 0);
-        for (std::size_t i = 0; i < drawn; i++) hist[(i & 3) * 2048 + (keys[i] >> 20)]++;
         std::size_t k = uncertain - 1, below = 0;
         uint32_t bin = 0;
         for (;; bin++) {
@@ -405,17 +508,7 @@ void importance_points(const float* data, const int64_t* offsets, std::size_t ro
           n += keys[i] >> 20 == bin;
         }
         const Selection threshold = kth_smallest_in_bin(in_bin.data(), n, k);
-        // In draw order. Without a branch on `take` (a quarter of the candidates, at random);
-        // keys equal to the threshold are rare, and only they count down the ties.
-        std::size_t ties = uncertain - below - threshold.below;
-        for (std::size_t i = 0, o = 0; i < drawn && o < uncertain; i++) {
-          bool take = keys[i] < threshold.value;
-          if (keys[i] == threshold.value && ties > 0) take = true, ties--;
-          chosen[2 * o] = candidates[2 * i];
-          chosen[2 * o + 1] = candidates[2 * i + 1];
-          x[o] = values[i];
-          o += take;
-        }
+        take_below(keys.data(), candidates, values.data(), drawn, threshold.value, uncertain - below - threshold.below, uncertain, chosen, x);
       }
       // The uniform rest, read while the map is in cache.
       std::memcpy(chosen + 2 * uncertain, candidates + 2 * drawn, 2 * (points - uncertain) * sizeof(float));
@@ -429,15 +522,17 @@ void importance_points(const float* data, const int64_t* offsets, std::size_t ro
   if (!draws) *state += uint32_t(rows * block) * 0x6d2b79f5u;
 }
 
-void point_loss(const float* logits, std::size_t rows, const float* points, std::size_t count, bool per_row,
-                const int32_t* labels, const int64_t* label_offsets, const int32_t* classes, int label_h, int label_w,
-                bool clamp, float* truth, double* stats) {
+namespace {
+template <typename Label>
+void point_loss_of(const float* logits, std::size_t rows, const float* points, std::size_t count, bool per_row,
+                   const Label* labels, const int64_t* label_offsets, const int32_t* classes, int label_h, int label_w,
+                   bool clamp, float* truth, double* stats) {
   parallel_for(rows, 1, [&](std::size_t begin, std::size_t end) {
     TapBlock taps;
     float softplus[kBlock], prob[kBlock];
     populate(truth + begin * count, (end - begin) * count * sizeof(float));
     for (std::size_t r = begin; r < end; r++) {
-      const int32_t* label = labels + label_offsets[r];
+      const Label* label = labels + label_offsets[r];
       const float* at = points + (per_row ? 2 * r * count : 0);
       const float* x = logits + r * count;
       float* t = truth + r * count;
@@ -456,6 +551,20 @@ void point_loss(const float* logits, std::size_t rows, const float* points, std:
       s[0] = bce, s[1] = prob_sum, s[2] = overlap, s[3] = target_sum;
     }
   });
+}
+
+}  // namespace
+
+void point_loss(const float* logits, std::size_t rows, const float* points, std::size_t count, bool per_row,
+                const int32_t* labels, const int64_t* label_offsets, const int32_t* classes, int label_h, int label_w,
+                bool clamp, float* truth, double* stats) {
+  point_loss_of(logits, rows, points, count, per_row, labels, label_offsets, classes, label_h, label_w, clamp, truth, stats);
+}
+
+void point_loss(const float* logits, std::size_t rows, const float* points, std::size_t count, bool per_row,
+                const uint8_t* labels, const int64_t* label_offsets, const int32_t* classes, int label_h, int label_w,
+                bool clamp, float* truth, double* stats) {
+  point_loss_of(logits, rows, points, count, per_row, labels, label_offsets, classes, label_h, label_w, clamp, truth, stats);
 }
 
 void point_loss_grad(float* dx, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count,

@@ -9,17 +9,25 @@
 
 namespace samflow {
 
+// The compact labels' id of ignored pixels (compact labels hold classes < 255).
+constexpr uint8_t kCompactIgnore = 255;
+
 // present[b * classes + id] = 1 for each label id in [0, classes) of image b (labels: images x
 // pixels). Returns the index of the first label outside [0, classes) that is not `ignore`, or -1.
+// Where `compact` is not null (classes <= 255), it gets the labels as bytes, ignored ones
+// kCompactIgnore: a quarter of the memory, so that a 1024^2 label map fits in L2.
 int64_t present_classes(const int32_t* labels, std::size_t images, std::size_t pixels, int32_t classes, int32_t ignore,
-                        uint8_t* present);
+                        uint8_t* present, uint8_t* compact);
 
-// HF's matching costs of one image: the rows' maps (data + offsets[r], h x w) and the label map's
+// HF's matching costs of one image (labels as int32 or compact bytes): the rows' maps (data + offsets[r], h x w) and the label map's
 // class masks (labels, label_h x label_w; class id -> column slot[id] when >= 0, ids < slots) at
 // `count` shared points. bce[r, j] = mean BCE of row r against column j, dice[r, j] = 1 - (2 sum
 // p t + 1) / (sum p + sum t + 1) with p = sigmoid.
 void matching_costs(const float* data, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count,
                     int h, int w, const int32_t* labels, int label_h, int label_w, bool clamp, const int32_t* slot,
+                    std::size_t slots, std::size_t columns, double* bce, double* dice);
+void matching_costs(const float* data, const int64_t* offsets, std::size_t rows, const float* points, std::size_t count,
+                    int h, int w, const uint8_t* labels, int label_h, int label_w, bool clamp, const int32_t* slot,
                     std::size_t slots, std::size_t columns, double* bce, double* dice);
 
 // out[r, p] = row r's map (data + offsets[r], h x w) at point p of `count` shared ones.
@@ -39,6 +47,9 @@ void importance_points(const float* data, const int64_t* offsets, std::size_t ro
 // there the row sums stats[r] = (sum softplus(x) - x t, sum p, sum p t, sum t), p = sigmoid(x).
 void point_loss(const float* logits, std::size_t rows, const float* points, std::size_t count, bool per_row,
                 const int32_t* labels, const int64_t* label_offsets, const int32_t* classes, int label_h, int label_w,
+                bool clamp, float* truth, double* stats);
+void point_loss(const float* logits, std::size_t rows, const float* points, std::size_t count, bool per_row,
+                const uint8_t* labels, const int64_t* label_offsets, const int32_t* classes, int label_h, int label_w,
                 bool clamp, float* truth, double* stats);
 
 // The gradient of the point losses: at each point of row r, d/dlogit = a (p - t) + (b t + c) p (1 - p)

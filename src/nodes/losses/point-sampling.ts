@@ -26,19 +26,30 @@ export interface Grid {
   readonly clamp: boolean;
 }
 
+/** Label ids as the label batch holds them, or compacted to bytes (presentClasses). */
+export type LabelIds = Int32Array | Uint8Array;
+
+/** The id of ignored pixels in compact labels. */
+export const COMPACT_IGNORE = 255;
+
 /**
  * The loops, in JS or native (the same results, to float rounding). Maps are rows of a flat
  * array: row r starts at offsets[r].
  */
 export interface PointSamplingKernels {
-  /** present[b·numClasses + id] = 1 for each id in [0, numClasses) of image b; returns the index of the first other label that is not the ignore index, or −1. */
-  presentClasses(labels: Int32Array, images: number, numClasses: number, ignoreIndex: number, present: Uint8Array): number;
+  /**
+   * present[b·numClasses + id] = 1 for each id in [0, numClasses) of image b; returns the index of
+   * the first other label that is not the ignore index, or −1. With `compact` (numClasses ≤ 255)
+   * the labels are also written there as bytes, ignored ones COMPACT_IGNORE: the kernels read a
+   * quarter of the memory (a 1024² map fits in a core's L2).
+   */
+  presentClasses(labels: Int32Array, images: number, numClasses: number, ignoreIndex: number, present: Uint8Array, compact?: Uint8Array): number;
   /**
    * HF's matching costs of one image's rows [rows × columns] against the class masks of its
    * label map (class id → column slot[id] where ≥ 0), at points shared by all: bce = mean BCE,
    * dice = 1 − (2Σpt + 1)/(Σp + Σt + 1) with p = σ(logit).
    */
-  matchingCosts(data: Float32Array, offsets: Float64Array, points: Float32Array, h: number, w: number, labels: Int32Array, labelH: number, labelW: number, clamp: boolean, slot: Int32Array, bce: Float64Array, dice: Float64Array): void;
+  matchingCosts(data: Float32Array, offsets: Float64Array, points: Float32Array, h: number, w: number, labels: LabelIds, labelH: number, labelW: number, clamp: boolean, slot: Int32Array, bce: Float64Array, dice: Float64Array): void;
   /** out[r·count + p] = row r's map at point p of `count` = points.length / 2 shared ones. */
   samplePoints(data: Float32Array, offsets: Float64Array, points: Float32Array, h: number, w: number, clamp: boolean, out: Float32Array): void;
   /**
@@ -54,7 +65,7 @@ export interface PointSamplingKernels {
    * classes.length, `count` = logits.length / rows, shared or per row) into truth [rows × count],
    * and with its logits x there stats[r] = (Σ softplus(x) − x·t, Σp, Σp·t, Σt), p = σ(x).
    */
-  pointLoss(logits: Float32Array, points: Float32Array, perRow: boolean, labels: Int32Array, labelOffsets: Float64Array, classes: Int32Array, labelH: number, labelW: number, clamp: boolean, truth: Float32Array, stats: Float64Array): void;
+  pointLoss(logits: Float32Array, points: Float32Array, perRow: boolean, labels: LabelIds, labelOffsets: Float64Array, classes: Int32Array, labelH: number, labelW: number, clamp: boolean, truth: Float32Array, stats: Float64Array): void;
   /**
    * The gradient of the point losses: at each point of row r, a·(p − t) + (b·t + c)·p(1 − p) with
    * (a, b, c) = coefficients[r], p = σ(logit) and t the truth, summed at the point's neighbours
@@ -119,7 +130,7 @@ export function sampleMap(data: Float32Array, offset: number, x: number, y: numb
 }
 
 /** The mask of class `cls` of the label map at `offset`, on `grid`, at point (x, y): the weight of the neighbours carrying it. */
-export function sampleClassMask(labels: Int32Array, offset: number, cls: number, x: number, y: number, grid: Grid): number {
+export function sampleClassMask(labels: LabelIds, offset: number, cls: number, x: number, y: number, grid: Grid): number {
   neighbours(x, y, grid.h, grid.w, grid.clamp, tapIndex, tapWeight);
   let t = 0;
   for (let k = 0; k < 4; k++) if (tapWeight[k] !== 0 && labels[offset + tapIndex[k]!] === cls) t = Math.fround(t + tapWeight[k]!);
@@ -136,13 +147,15 @@ function sigmoidOf(x: number, e: number): number {
 }
 
 export const JS_POINT_SAMPLING: PointSamplingKernels = {
-  presentClasses(labels, images, numClasses, ignoreIndex, present) {
+  presentClasses(labels, images, numClasses, ignoreIndex, present, compact) {
+    if (compact && (compact.length !== labels.length || numClasses > COMPACT_IGNORE)) throw new Error('presentClasses: compact labels need as many entries as labels and at most 255 classes');
     const pixels = labels.length / images;
     for (let b = 0; b < images; b++) {
       for (let i = b * pixels; i < (b + 1) * pixels; i++) {
         const id = labels[i]!;
         if (id >= 0 && id < numClasses) present[b * numClasses + id] = 1;
         else if (id !== ignoreIndex) return i;
+        if (compact) compact[i] = id >= 0 && id < numClasses ? id : COMPACT_IGNORE;
       }
     }
     return -1;

@@ -42,7 +42,7 @@ import { defineNode } from '../../graph/node.ts';
 import { LabelBatch, Loss, MaskTokenLogits, TokenClassLogits } from '../ports.ts';
 import { mixSeed } from '../random.ts';
 import { linearSumAssignment } from './hungarian.ts';
-import { importancePoints, pixelCentres, pointSamplingKernels, randomPoints, sampleMaps, seededUniforms, spare, uniformsFrom, type UniformSource } from './point-sampling.ts';
+import { COMPACT_IGNORE, importancePoints, pixelCentres, pointSamplingKernels, randomPoints, sampleMaps, seededUniforms, spare, uniformsFrom, type LabelIds, type UniformSource } from './point-sampling.ts';
 
 export interface SetLossOptions {
   readonly costClass?: number;
@@ -72,10 +72,13 @@ interface Sampling {
   readonly importance: number;
 }
 
-/** The ground-truth classes present in each image of a [N, H, W, 1] label batch (ascending); ids outside [0, K) must be the ignore id. */
-export function presentClasses(labels: Int32Array, n: number, pixels: number, numClasses: number, ignoreIndex: number): number[][] {
+/**
+ * The ground-truth classes present in each image of a [N, H, W, 1] label batch (ascending); ids
+ * outside [0, K) must be the ignore id. With `compact`, the labels are also written there as bytes.
+ */
+export function presentClasses(labels: Int32Array, n: number, pixels: number, numClasses: number, ignoreIndex: number, compact?: Uint8Array): number[][] {
   const present = new Uint8Array(n * numClasses);
-  const stray = pointSamplingKernels().presentClasses(labels.subarray(0, n * pixels), n, numClasses, ignoreIndex, present);
+  const stray = pointSamplingKernels().presentClasses(labels.subarray(0, n * pixels), n, numClasses, ignoreIndex, present, compact);
   if (stray >= 0) throw new Error(`setLoss: label ${labels[stray]} in image ${Math.floor(stray / pixels)} is outside [0, ${numClasses}) and is not the ignore index ${ignoreIndex}`);
   return Array.from({ length: n }, (_, b) => Array.from({ length: numClasses }, (_, k) => k).filter((k) => present[b * numClasses + k]));
 }
@@ -110,7 +113,7 @@ interface Shapes {
 }
 
 /** Hungarian matching of every image's tokens to its ground-truth classes (no gradient). */
-function matchTokens(masks: Float32Array, classes: ArrayLike<number>, labels: Int32Array, present: readonly number[][], s: Shapes, sampling: Sampling, uniforms: UniformSource, costs: { costClass: number; costMask: number; costDice: number }): SetMatch {
+function matchTokens(masks: Float32Array, classes: ArrayLike<number>, labels: LabelIds, present: readonly number[][], s: Shapes, sampling: Sampling, uniforms: UniformSource, costs: { costClass: number; costMask: number; costDice: number }): SetMatch {
   const out: SetMatch = { queries: [], classes: [] };
   const probs = softmaxRows(classes, s.n * s.q, s.numLabels);
   const all = sampling.points === 0;
@@ -162,7 +165,7 @@ interface PointPairs {
  * zero outside the matched tokens' maps (recycled by the native backend): no dense intermediate
  * exists.
  */
-function pointMaskLoss(maskLogits: tf.Tensor4D, labels: Int32Array, pairs: PointPairs, s: Shapes, clamp: boolean, weights: { mask: number; dice: number }, numMasks: number): tf.Scalar {
+function pointMaskLoss(maskLogits: tf.Tensor4D, labels: LabelIds, pairs: PointPairs, s: Shapes, clamp: boolean, weights: { mask: number; dice: number }, numMasks: number): tf.Scalar {
   const rows = pairs.offsets.length;
   const { logits } = pairs;
   const truth = spare.take(rows * pairs.count);
@@ -195,6 +198,15 @@ function pointMaskLoss(maskLogits: tf.Tensor4D, labels: Int32Array, pairs: Point
   return op(maskLogits) as tf.Scalar;
 }
 
+// The compact labels of the batch in hand, reused from call to call (4 MB at 4 × 1024², which
+// fresh would cost its page faults every step): only a forward reads them, and within its call.
+let reusedCompact = new Uint8Array(0);
+
+function compactLabels(size: number): Uint8Array {
+  if (reusedCompact.length < size) reusedCompact = new Uint8Array(size);
+  return reusedCompact.subarray(0, size);
+}
+
 export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, labels: tf.Tensor4D, options: SetLossOptions = {}): tf.Scalar {
   const [n, q, h, w] = maskLogits.shape;
   if (classLogits.rank !== 3 || classLogits.shape[0] !== n || classLogits.shape[1] !== q || classLogits.shape[2] < 2) {
@@ -214,10 +226,13 @@ export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, label
   const labelData = labels.dataSync();
   const labelIds = labelData instanceof Int32Array ? labelData : Int32Array.from(labelData);
   const pixels = labelH * labelW;
-  const present = presentClasses(labelIds, n, pixels, numClasses, options.ignoreIndex ?? -1);
+  // The kernels read the labels as bytes where the classes fit: a 1024² map then fits in L2.
+  const compact = numClasses <= COMPACT_IGNORE ? compactLabels(n * pixels) : undefined;
+  const present = presentClasses(labelIds, n, pixels, numClasses, options.ignoreIndex ?? -1, compact);
+  const ids = compact ?? labelIds;
   const masks = maskLogits.dataSync() as Float32Array;
   const costs = { costClass: options.costClass ?? 1, costMask: options.costMask ?? 5, costDice: options.costDice ?? 5 };
-  const match = matchTokens(masks, classLogits.dataSync(), labelIds, present, s, sampling, uniforms, costs);
+  const match = matchTokens(masks, classLogits.dataSync(), ids, present, s, sampling, uniforms, costs);
   const weights = { ce: options.weights?.ce ?? 1, mask: options.weights?.mask ?? 1, dice: options.weights?.dice ?? 1 };
   const noObject = options.noObjectWeight ?? 0.1;
 
@@ -247,7 +262,7 @@ export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, label
     const wsum = ceWeight.reduce((a, v) => a + v, 0);
     const ce = tf.div(tf.sum(tf.mul(nll, tf.tensor1d(ceWeight))), wsum);
     // With no matched pair the mask logits still get their (zero) gradient.
-    return tf.add(tf.mul(ce, weights.ce), pointMaskLoss(maskLogits, labelIds, pairs, s, all, weights, numMasks)) as tf.Scalar;
+    return tf.add(tf.mul(ce, weights.ce), pointMaskLoss(maskLogits, ids, pairs, s, all, weights, numMasks)) as tf.Scalar;
   });
 }
 

@@ -49,6 +49,22 @@ describe('native point sampling equals the JS kernels', () => {
     expect(run(JS_POINT_SAMPLING, labels).stray).toBe(700);
   });
 
+  it('compacts labels to bytes (ignored ones 255) while finding the classes, and still names the first stray label', () => {
+    const labels = Int32Array.from({ length: 3 * 500 }, (_, i) => ((i * 7) % 9) - 1);
+    const run = (k: typeof native, l: Int32Array) => {
+      const [present, compact] = [new Uint8Array(3 * 8), new Uint8Array(l.length)];
+      return { stray: k.presentClasses(l, 3, 8, -1, present, compact), present, compact };
+    };
+    const expected = { stray: -1, present: new Uint8Array(3 * 8).fill(1), compact: Uint8Array.from(labels, (id) => (id < 0 ? 255 : id)) };
+    expect(run(native, labels)).toEqual(expected);
+    expect(run(JS_POINT_SAMPLING, labels)).toEqual(expected);
+    labels[1200] = 8;
+    labels[700] = -2;
+    expect(run(native, labels).stray).toBe(700);
+    expect(run(JS_POINT_SAMPLING, labels).stray).toBe(700);
+    for (const k of [native, JS_POINT_SAMPLING]) expect(() => k.presentClasses(new Int32Array(4), 1, 256, -1, new Uint8Array(256), new Uint8Array(4))).toThrow('255');
+  });
+
   it.each([[false], [true]])('matching costs (clamp %s)', (clamp) => {
     const { data, offsets, points, labels } = inputs(clamp ? 2 : 1, 700, false);
     const slot = Int32Array.of(2, -1, 0, 1); // classes 0, 2, 3 in columns 2, 0, 1; class 1 and 4 not targets
@@ -60,6 +76,12 @@ describe('native point sampling equals the JS kernels', () => {
     const [a, b] = [run(JS_POINT_SAMPLING), run(native)];
     expectClose(b.bce, a.bce, 1e-6);
     expectClose(b.dice, a.dice, 1e-6);
+    // the same labels as bytes (ignored −1 as 255): the same costs
+    const bytes = Uint8Array.from(labels.subarray(0, labelH * labelW), (id) => (id < 0 ? 255 : id));
+    const [bceBytes, diceBytes] = [new Float64Array(rows * 3), new Float64Array(rows * 3)];
+    native.matchingCosts(data, offsets, points, h, w, bytes, labelH, labelW, clamp, slot, bceBytes, diceBytes);
+    expect(bceBytes).toEqual(b.bce);
+    expect(diceBytes).toEqual(b.dice);
   });
 
   it('importance sampling, ties included', () => {
@@ -125,6 +147,12 @@ describe('native point sampling equals the JS kernels', () => {
     expectClose(b.truth, a.truth, 1e-6);
     expectClose(b.stats, a.stats, 1e-6);
     expectClose(b.dx, a.dx, 1e-5);
+    // with the labels as bytes: the same truth and sums
+    const bytes = Uint8Array.from(labels, (id) => (id < 0 ? 255 : id));
+    const [truth, stats] = [new Float32Array(rows * count), new Float64Array(4 * rows)];
+    native.pointLoss(b.logits, points, perRow, bytes, labelOffsets, classes, labelH, labelW, clamp, truth, stats);
+    expect(truth).toEqual(b.truth);
+    expect(stats).toEqual(b.stats);
   });
 
   it('a gradient with rows sharing a map sums them there, and leaves the other maps alone', () => {
