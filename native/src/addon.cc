@@ -320,12 +320,6 @@ Napi::Int32Array int32s(const Napi::CallbackInfo& info, std::size_t index, const
   return info[index].As<Napi::Int32Array>();
 }
 
-Napi::Int32Array int32s(const Napi::CallbackInfo& info, std::size_t index, const char* name, std::size_t length) {
-  auto a = int32s(info, index, name);
-  if (a.ElementLength() != length) throw Napi::RangeError::New(info.Env(), std::string(name) + ": expected " + std::to_string(length) + " entries");
-  return a;
-}
-
 // Label ids: an Int32Array, or compact bytes (Uint8Array).
 struct LabelIds {
   const int32_t* wide = nullptr;

@@ -188,17 +188,29 @@ SAMFLOW_DISPATCHED_AVX512(loss_grad_span, (const float* __restrict x, const floa
 
 // The next n draws of mulberry32 from state `start`: the state only adds a constant per draw, so
 // any stretch can be made on its own.
-SAMFLOW_DISPATCHED_AVX512(mulberry32_span, (uint32_t start, float* __restrict out, std::size_t n), (start, out, n), {
-  for (std::size_t i = 0; i < n; ++i) {
-    uint32_t t = start + uint32_t(i + 1) * 0x6d2b79f5u;
-    t = (t ^ (t >> 15)) * (t | 1u);
-    t ^= t + (t ^ (t >> 7)) * (t | 61u);
-    t ^= t >> 14;
-    // t / 2^32 rounded once to float, as JS stores the double quotient; the signed conversion
-    // plus 2^31 is exact and vectorises with AVX2 (which has no unsigned one).
-    out[i] = float((double(int32_t(t ^ 0x80000000u)) + 2147483648.0) * (1.0 / 4294967296.0));
-  }
+inline uint32_t mulberry32_bits(uint32_t start, std::size_t i) {
+  uint32_t t = start + uint32_t(i + 1) * 0x6d2b79f5u;
+  t = (t ^ (t >> 15)) * (t | 1u);
+  t ^= t + (t ^ (t >> 7)) * (t | 61u);
+  return t ^ (t >> 14);
+}
+
+SAMFLOW_DISPATCHED(mulberry32_span_upto_avx2, (uint32_t start, float* __restrict out, std::size_t n), (start, out, n), {
+  // t / 2^32 rounded once to float, as JS stores the double quotient; the signed conversion
+  // plus 2^31 is exact and vectorises with AVX2 (which has no unsigned one).
+  for (std::size_t i = 0; i < n; ++i) out[i] = float((double(int32_t(mulberry32_bits(start, i) ^ 0x80000000u)) + 2147483648.0) * (1.0 / 4294967296.0));
 })
+
+// With AVX-512's unsigned conversion, 16 a vector: t rounded to float, then scaled by 2^-32
+// (exact), is the same rounding of the same value.
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))) void mulberry32_span_avx512(uint32_t start, float* __restrict out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = float(mulberry32_bits(start, i)) * 0x1p-32f;
+}
+
+void mulberry32_span(uint32_t start, float* out, std::size_t n) {
+  if (has_avx512()) mulberry32_span_avx512(start, out, n);
+  else mulberry32_span_upto_avx2(start, out, n);
+}
 
 // The k-th smallest (0-based) of n 31-bit keys that share bits 30-20, by radix selection on bits
 // 19-9 and then 8-0 (the keys are reordered), and how many keys are below it.
@@ -222,6 +234,33 @@ Selection kth_smallest_in_bin(uint32_t* keys, std::size_t n, std::size_t k) {
     n = kept;
   }
   return {keys[0], below};
+}
+
+// in_bin gets the keys whose bits 30-20 are `bin`, in order; returns how many.
+std::size_t keys_in_bin_scalar(const uint32_t* keys, std::size_t i, std::size_t n, uint32_t bin, uint32_t* in_bin, std::size_t count) {
+  for (; i < n; i++) {
+    in_bin[count] = keys[i];
+    count += keys[i] >> 20 == bin;
+  }
+  return count;
+}
+
+__attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))) std::size_t keys_in_bin_avx512(const uint32_t* keys, std::size_t n, uint32_t bin,
+                                                                                                        uint32_t* in_bin) {
+  // keys are 31 bits: bits 30-20 are `bin` where key & 0x7ff00000 is bin << 20
+  const __m512i wanted = _mm512_set1_epi32(int32_t(bin << 20)), high = _mm512_set1_epi32(0x7ff00000);
+  std::size_t i = 0, count = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m512i k = _mm512_loadu_si512(keys + i);
+    const __mmask16 in = _mm512_cmpeq_epu32_mask(_mm512_and_si512(k, high), wanted);
+    _mm512_mask_compressstoreu_epi32(in_bin + count, in, k);
+    count += __builtin_popcount(in);
+  }
+  return keys_in_bin_scalar(keys, i, n, bin, in_bin, count);
+}
+
+std::size_t keys_in_bin(const uint32_t* keys, std::size_t n, uint32_t bin, uint32_t* in_bin) {
+  return has_avx512() ? keys_in_bin_avx512(keys, n, bin, in_bin) : keys_in_bin_scalar(keys, 0, n, bin, in_bin, 0);
 }
 
 // The candidates whose keys are below `threshold`, and the first `ties` of those equal to it, in
@@ -502,11 +541,7 @@ void importance_points(const float* data, const int64_t* offsets, std::size_t ro
           if (k < count) break;
           k -= count, below += count;
         }
-        std::size_t n = 0;
-        for (std::size_t i = 0; i < drawn; i++) {
-          in_bin[n] = keys[i];
-          n += keys[i] >> 20 == bin;
-        }
+        const std::size_t n = keys_in_bin(keys.data(), drawn, bin, in_bin.data());
         const Selection threshold = kth_smallest_in_bin(in_bin.data(), n, k);
         take_below(keys.data(), candidates, values.data(), drawn, threshold.value, uncertain - below - threshold.below, uncertain, chosen, x);
       }
