@@ -4,7 +4,9 @@
  * 1024² labels, loss + backward (mask and class gradients), with HF's 12,544 sampled points and,
  * for contrast, every pixel of 256² labels. The reference is one training step of
  * conv-lora-binary's small config (SMALL_SAM, 64 px, batch 4: Conv-LoRA forward, structure +
- * balance loss, gradients of every trainable variable). Medians of a few runs.
+ * balance loss, gradients of every trainable variable). Medians of 9 steps and 15 set losses
+ * after a warm-up (the first set losses after the step run slower while the heap and the output
+ * pool settle; a training run is in the steady state).
  *
  *   npm run bench:set-loss            # the worker's default backend (native, then wasm, cpu)
  *   npm run bench:set-loss -- cpu
@@ -33,7 +35,7 @@ const segment = await SamSemantic.worker.create(SamSemantic.params.parse({}), { 
 const images = tf.randomUniform([4, 64, 64, 3], 0, 1, 'float32', 2) as tf.Tensor4D;
 const truth = tf.cast(tf.greater(tf.randomUniform([4, 64, 64, 1], 0, 1, 'float32', 3), 0.7), 'float32') as tf.Tensor4D;
 const variables = trainableVariables(model);
-const small = timeIt(5, (run) =>
+const small = timeIt(9, (run) =>
   tf.tidy(() => {
     const step = { meta: { index: run + 1, split: 'train', epoch: 0, groupEnd: false }, training: true, emit: () => undefined };
     const { grads } = tf.variableGrads(() => {
@@ -67,7 +69,7 @@ const lossAndBackward = (labels: tf.Tensor4D, points: number) => (run: number) =
 };
 const full = labelsAt(1024);
 const low = labelsAt(256);
-const sampled = timeIt(9, lossAndBackward(full, 12544));
+const sampled = timeIt(15, lossAndBackward(full, 12544));
 const everyPixel = timeIt(2, lossAndBackward(low, 0));
 
 const rows = [

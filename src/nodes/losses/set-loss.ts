@@ -256,14 +256,45 @@ export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, label
     ...sampled,
   };
 
-  return tf.tidy(() => {
-    const logp = tf.reshape(tf.logSoftmax(classLogits), [n * q, numLabels]);
-    const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(tf.tensor1d(targetClass, 'int32'), numLabels), logp), 1));
-    const wsum = ceWeight.reduce((a, v) => a + v, 0);
-    const ce = tf.div(tf.sum(tf.mul(nll, tf.tensor1d(ceWeight))), wsum);
+  return tf.tidy(() =>
     // With no matched pair the mask logits still get their (zero) gradient.
-    return tf.add(tf.mul(ce, weights.ce), pointMaskLoss(maskLogits, ids, pairs, s, all, weights, numMasks)) as tf.Scalar;
-  });
+    tf.add(classLoss(classLogits, targetClass, ceWeight, weights.ce), pointMaskLoss(maskLogits, ids, pairs, s, all, weights, numMasks)) as tf.Scalar,
+  );
+}
+
+/**
+ * weight · Σ w·nll / Σ w over every token's class logits (PyTorch's weighted mean cross-entropy),
+ * in float64, with its gradient weight · w/Σw · (softmax − onehot): one op for what is a few
+ * hundred rows, where the tensor ops and their gradients cost more than the arithmetic.
+ */
+function classLoss(classLogits: tf.Tensor3D, targetClass: Int32Array, ceWeight: Float32Array, weight: number): tf.Scalar {
+  const k = classLogits.shape[2];
+  const logits = classLogits.dataSync();
+  const softmax = new Float64Array(logits.length);
+  const wsum = ceWeight.reduce((a, v) => a + v, 0);
+  let value = 0;
+  for (let r = 0; r < targetClass.length; r++) {
+    let max = -Infinity;
+    for (let j = 0; j < k; j++) max = Math.max(max, logits[r * k + j]!);
+    let z = 0;
+    for (let j = 0; j < k; j++) z += Math.exp(logits[r * k + j]! - max);
+    const logZ = max + Math.log(z);
+    for (let j = 0; j < k; j++) softmax[r * k + j] = Math.exp(logits[r * k + j]! - logZ);
+    value += ceWeight[r]! * (logZ - logits[r * k + targetClass[r]!]!);
+  }
+  const op = tf.customGrad((x) => ({
+    value: tf.scalar((weight * value) / wsum),
+    gradFunc: (dy) => {
+      const g = ((dy as tf.Tensor).dataSync()[0]! * weight) / wsum;
+      const grad = new Float32Array(softmax.length);
+      for (let i = 0; i < grad.length; i++) {
+        const r = Math.floor(i / k);
+        grad[i] = g * ceWeight[r]! * (softmax[i]! - (i - r * k === targetClass[r] ? 1 : 0));
+      }
+      return tf.tensor(grad, (x as tf.Tensor).shape);
+    },
+  }));
+  return op(classLogits) as tf.Scalar;
 }
 
 export const SetLoss = defineNode({
