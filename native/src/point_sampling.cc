@@ -263,12 +263,13 @@ std::size_t keys_in_bin(const uint32_t* keys, std::size_t n, uint32_t bin, uint3
   return has_avx512() ? keys_in_bin_avx512(keys, n, bin, in_bin) : keys_in_bin_scalar(keys, 0, n, bin, in_bin, 0);
 }
 
-// The candidates whose keys are below `threshold`, and the first `ties` of those equal to it, in
-// draw order: their points into chosen and their values into x, until `uncertain` are taken. Without
-// a branch on taking (a quarter of the candidates, at random); keys equal to the threshold are rare.
-void take_below_scalar(const uint32_t* keys, const float* candidates, const float* values, std::size_t i, std::size_t drawn,
-                       uint32_t threshold, std::size_t ties, std::size_t o, std::size_t uncertain, float* chosen, float* x) {
-  for (; i < drawn && o < uncertain; i++) {
+// Of the candidates [i, end), those whose keys are below `threshold`, and the first `ties` of
+// those equal to it, in draw order: their points into chosen and their values into x at o on,
+// until `uncertain` are taken. Without a branch on taking (a quarter of the candidates, at
+// random); keys equal to the threshold are rare.
+void take_below_scalar(const uint32_t* keys, const float* candidates, const float* values, std::size_t i, std::size_t end,
+                       uint32_t threshold, std::size_t& ties, std::size_t& o, std::size_t uncertain, float* chosen, float* x) {
+  for (; i < end && o < uncertain; i++) {
     bool take = keys[i] < threshold;
     if (keys[i] == threshold && ties > 0) take = true, ties--;
     chosen[2 * o] = candidates[2 * i];
@@ -278,8 +279,8 @@ void take_below_scalar(const uint32_t* keys, const float* candidates, const floa
   }
 }
 
-// The same, 16 candidates a step with AVX-512's compress where none of them ties (a stretch with
-// a tie goes through the scalar loop, so that ties are taken in order).
+// The same over all `drawn`, 16 candidates a step with AVX-512's compress where none of them ties
+// (a stretch with a tie goes through the scalar loop, so that ties are taken in order).
 __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))) void take_below_avx512(
     const uint32_t* keys, const float* candidates, const float* values, std::size_t drawn, uint32_t threshold, std::size_t ties,
     std::size_t uncertain, float* chosen, float* x) {
@@ -289,14 +290,7 @@ __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))) void take
   for (; i + 16 <= drawn && o + 16 <= uncertain; i += 16) {
     const __m512i k = _mm512_loadu_si512(keys + i);
     if (_mm512_cmpeq_epu32_mask(k, limit)) {
-      for (std::size_t j = i; j < i + 16; j++) {
-        const bool take = keys[j] < threshold || (keys[j] == threshold && ties > 0);
-        if (keys[j] == threshold && ties > 0) ties--;
-        chosen[2 * o] = candidates[2 * j];
-        chosen[2 * o + 1] = candidates[2 * j + 1];
-        x[o] = values[j];
-        o += take;
-      }
+      take_below_scalar(keys, candidates, values, i, i + 16, threshold, ties, o, uncertain, chosen, x);
       continue;
     }
     const __mmask16 take = _mm512_cmplt_epu32_mask(k, limit);
@@ -312,8 +306,9 @@ __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))) void take
 
 void take_below(const uint32_t* keys, const float* candidates, const float* values, std::size_t drawn, uint32_t threshold, std::size_t ties,
                 std::size_t uncertain, float* chosen, float* x) {
-  if (has_avx512()) take_below_avx512(keys, candidates, values, drawn, threshold, ties, uncertain, chosen, x);
-  else take_below_scalar(keys, candidates, values, 0, drawn, threshold, ties, 0, uncertain, chosen, x);
+  if (has_avx512()) return take_below_avx512(keys, candidates, values, drawn, threshold, ties, uncertain, chosen, x);
+  std::size_t o = 0;
+  take_below_scalar(keys, candidates, values, 0, drawn, threshold, ties, o, uncertain, chosen, x);
 }
 
 // Faults in the pages of [p, p + bytes) in one call (MADV_POPULATE_WRITE, Linux 5.14; contents
@@ -510,7 +505,7 @@ void importance_points(const float* data, const int64_t* offsets, std::size_t ro
     std::vector<uint32_t> keys(drawn), in_bin(drawn);
     // four histograms, filled in turn: one would make each count wait on the previous one's store
     std::vector<uint32_t> hist(4 * 2048);
-    // the outputs are fresh arrays: their pages in one go
+    // the outputs may be fresh arrays: their pages in one go
     populate(out + begin * 2 * points, (end - begin) * 2 * points * sizeof(float));
     populate(logits + begin * points, (end - begin) * points * sizeof(float));
     for (std::size_t r = begin; r < end; r++) {
