@@ -215,7 +215,7 @@ function trainingEvents(
       if (observation) {
         boundary.emit({
           type: 'log',
-          message: `${control.split} ${control.monitor} ${observation.improved ? 'improved to' : 'is'} ${mean(monitored.get(epoch!)!).toFixed(4)} at epoch ${epoch! + 1}; best ${best ? `${best.value.toFixed(4)} (${best.checkpoint})` : 'none yet (every score so far is NaN)'}`,
+          message: `${control.split} ${control.monitor} ${observation.improved ? 'improved to' : 'is'} ${mean(monitored.get(epoch!)!).toFixed(4)} at epoch ${epoch! + 1}; best ${best ? `${best.value.toFixed(4)} (checkpoint ${best.checkpoint})` : 'none yet (every score so far is NaN)'}`,
         });
       }
       await writeReport();

@@ -28,7 +28,8 @@ export function metricTable(events: readonly RunEvent[]): { rows: { split: strin
   const rows = [...sums.values()]
     .sort((a, b) => a.epoch - b.epoch || a.split.localeCompare(b.split))
     .map((r) => ({ split: r.split, epoch: r.epoch, values: new Map([...r.values].map(([k, v]) => [k, v.sum / v.n])) }));
-  return { rows, names: [...names].sort() };
+  // numbers in names in numeric order: iou/2 before iou/10
+  return { rows, names: [...names].sort((a, b) => a.localeCompare(b, 'en', { numeric: true })) };
 }
 
 /** The mean of metric `name` on `split` per epoch, at x = epoch number (1-based: the end of that epoch). */

@@ -27,6 +27,11 @@ describe('run report', () => {
     ]);
   });
 
+  it('orders per-class metrics by class number (iou/2 before iou/10)', () => {
+    const perClass = ['iou/10', 'iou/2', 'iou/1', 'miou'].map((name): RunEvent => ({ type: 'metric', node: 'miou', name, value: 0.5, split: 'val', epoch: 0 }));
+    expect(metricTable(perClass).names).toEqual(['iou/1', 'iou/2', 'iou/10', 'miou']);
+  });
+
   it('places per-step values inside their epoch and epoch means at its end; the best is the last best checkpoint', () => {
     expect(stepCurve(events, 'loss')).toEqual([[0.5, 0.9], [1, 0.7]]);
     expect(epochCurve(events, 'loss', 'val')).toEqual([[1, 0.5]]);
