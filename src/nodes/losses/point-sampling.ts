@@ -67,16 +67,16 @@ export interface PointSamplingKernels {
    */
   pointLoss(logits: Float32Array, points: Float32Array, perRow: boolean, labels: LabelIds, labelOffsets: Float64Array, classes: Int32Array, labelH: number, labelW: number, clamp: boolean, truth: Float32Array, stats: Float64Array): void;
   /**
-   * The gradient of the point losses: at each point of row r, a·(p − t) + (b·t + c)·p(1 − p) with
-   * (a, b, c) = coefficients[r], p = σ(logit) and t the truth, summed at the point's neighbours
-   * on row r's map, which is written in full (cleared first; rows that share a map sum into it).
-   */
-  /**
    * The array pointLossGrad writes into: n floats, zero outside [start, start + span) for each
    * of `starts` and stale inside, where pointLossGrad writes (the native backend recycles one,
    * clearing only what its last writer wrote and this one does not).
    */
   gradientArray(n: number, starts: Float64Array, span: number): Float32Array;
+  /**
+   * The gradient of the point losses: at each point of row r, a·(p − t) + (b·t + c)·p(1 − p) with
+   * (a, b, c) = coefficients[r], p = σ(logit) and t the truth, summed at the point's neighbours
+   * on row r's map, which is written in full (cleared first; rows that share a map sum into it).
+   */
   pointLossGrad(dx: Float32Array, offsets: Float64Array, points: Float32Array, perRow: boolean, h: number, w: number, clamp: boolean, logits: Float32Array, truth: Float32Array, coefficients: Float64Array): void;
   /** The next out.length floats of the mulberry32 stream whose state is state[0] (advanced). */
   mulberry32Fill(state: Uint32Array, out: Float32Array): void;
