@@ -129,7 +129,7 @@ td.name, th:first-child, th:last-child { text-align: left; }
 td.top { font-weight: 700; background: #e8f5e9; }
 figure.cell { margin: 0; text-align: center; }
 figure.cell img { width: 128px; height: auto; image-rendering: pixelated; border: 1px solid #ccc; display: block; }
-figure.cell figcaption { max-width: 128px; }
+figure.cell figcaption { max-width: 128px; overflow-wrap: anywhere; }
 `;
 
 export async function comparisonHtml(rows: readonly ComparedRow[], context: ComparisonContext, galleries: ReadonlyMap<string, ReadonlyMap<string, GalleryRecord>>): Promise<string> {
