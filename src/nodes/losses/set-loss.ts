@@ -83,17 +83,26 @@ export function presentClasses(labels: Int32Array, n: number, pixels: number, nu
   return Array.from({ length: n }, (_, b) => Array.from({ length: numClasses }, (_, k) => k).filter((k) => present[b * numClasses + k]));
 }
 
-/** Softmax of each row of `logits` [rows × k], float64 inside. */
-function softmaxRows(logits: ArrayLike<number>, rows: number, k: number): Float32Array {
-  const out = new Float32Array(rows * k);
+/** The softmax of each row of class logits [rows × k] and each row's log-normaliser, in float64: the matching's class cost and the class term both read them. */
+interface ClassSoftmax {
+  readonly logits: ArrayLike<number>;
+  readonly k: number;
+  readonly probs: Float64Array;
+  readonly logZ: Float64Array;
+}
+
+function softmaxRows(logits: ArrayLike<number>, rows: number, k: number): ClassSoftmax {
+  const probs = new Float64Array(rows * k);
+  const logZ = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     let max = -Infinity;
     for (let j = 0; j < k; j++) max = Math.max(max, logits[r * k + j]!);
     let z = 0;
     for (let j = 0; j < k; j++) z += Math.exp(logits[r * k + j]! - max);
-    for (let j = 0; j < k; j++) out[r * k + j] = Math.exp(logits[r * k + j]! - max) / z;
+    logZ[r] = max + Math.log(z);
+    for (let j = 0; j < k; j++) probs[r * k + j] = Math.exp(logits[r * k + j]! - logZ[r]!);
   }
-  return out;
+  return { logits, k, probs, logZ };
 }
 
 export interface SetMatch {
@@ -113,11 +122,9 @@ interface Shapes {
 }
 
 /** Hungarian matching of every image's tokens to its ground-truth classes (no gradient). */
-function matchTokens(masks: Float32Array, classes: ArrayLike<number>, labels: LabelIds, present: readonly number[][], s: Shapes, sampling: Sampling, uniforms: UniformSource, costs: { costClass: number; costMask: number; costDice: number }): SetMatch {
+function matchTokens(masks: Float32Array, probs: Float64Array, labels: LabelIds, present: readonly number[][], s: Shapes, sampling: Sampling, centres: Float32Array | undefined, uniforms: UniformSource, costs: { costClass: number; costMask: number; costDice: number }): SetMatch {
   const out: SetMatch = { queries: [], classes: [] };
-  const probs = softmaxRows(classes, s.n * s.q, s.numLabels);
-  const all = sampling.points === 0;
-  const centres = all ? pixelCentres(s.labelH, s.labelW) : undefined;
+  const all = centres !== undefined;
   const pixels = s.labelH * s.labelW;
   for (let b = 0; b < s.n; b++) {
     const targets = present[b]!;
@@ -232,7 +239,11 @@ export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, label
   const ids = compact ?? labelIds;
   const masks = maskLogits.dataSync() as Float32Array;
   const costs = { costClass: options.costClass ?? 1, costMask: options.costMask ?? 5, costDice: options.costDice ?? 5 };
-  const match = matchTokens(masks, classLogits.dataSync(), ids, present, s, sampling, uniforms, costs);
+  const softmax = softmaxRows(classLogits.dataSync(), n * q, numLabels);
+  // Every label pixel's centre (points: 0), shared by the matching and the losses.
+  const all = sampling.points === 0;
+  const centres = all ? pixelCentres(labelH, labelW) : undefined;
+  const match = matchTokens(masks, softmax.probs, ids, present, s, sampling, centres, uniforms, costs);
   const weights = { ce: options.weights?.ce ?? 1, mask: options.weights?.mask ?? 1, dice: options.weights?.dice ?? 1 };
   const noObject = options.noObjectWeight ?? 0.1;
 
@@ -244,8 +255,6 @@ export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, label
   // Each matched pair's points, drawn in token order (the documented order of `random`).
   const images = match.queries.flatMap((qs, b) => qs.map(() => b));
   const offsets = Float64Array.from(match.queries.flatMap((qs, b) => qs.map((qi) => (b * q + qi) * h * w)));
-  const all = sampling.points === 0;
-  const centres = all ? pixelCentres(labelH, labelW) : undefined;
   const sampled = centres ? { points: centres, logits: sampleMaps(masks, offsets, centres, { h, w, clamp: true }) } : importancePoints(masks, offsets, h, w, sampling, uniforms);
   const pairs: PointPairs = {
     offsets,
@@ -258,7 +267,7 @@ export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, label
 
   return tf.tidy(() =>
     // With no matched pair the mask logits still get their (zero) gradient.
-    tf.add(classLoss(classLogits, targetClass, ceWeight, weights.ce), pointMaskLoss(maskLogits, ids, pairs, s, all, weights, numMasks)) as tf.Scalar,
+    tf.add(classLoss(classLogits, softmax, targetClass, ceWeight, weights.ce), pointMaskLoss(maskLogits, ids, pairs, s, all, weights, numMasks)) as tf.Scalar,
   );
 }
 
@@ -267,29 +276,19 @@ export function setLoss(maskLogits: tf.Tensor4D, classLogits: tf.Tensor3D, label
  * in float64, with its gradient weight · w/Σw · (softmax − onehot): one op for what is a few
  * hundred rows, where the tensor ops and their gradients cost more than the arithmetic.
  */
-function classLoss(classLogits: tf.Tensor3D, targetClass: Int32Array, ceWeight: Float32Array, weight: number): tf.Scalar {
-  const k = classLogits.shape[2];
-  const logits = classLogits.dataSync();
-  const softmax = new Float64Array(logits.length);
+function classLoss(classLogits: tf.Tensor3D, softmax: ClassSoftmax, targetClass: Int32Array, ceWeight: Float32Array, weight: number): tf.Scalar {
+  const { logits, k, probs, logZ } = softmax;
   const wsum = ceWeight.reduce((a, v) => a + v, 0);
   let value = 0;
-  for (let r = 0; r < targetClass.length; r++) {
-    let max = -Infinity;
-    for (let j = 0; j < k; j++) max = Math.max(max, logits[r * k + j]!);
-    let z = 0;
-    for (let j = 0; j < k; j++) z += Math.exp(logits[r * k + j]! - max);
-    const logZ = max + Math.log(z);
-    for (let j = 0; j < k; j++) softmax[r * k + j] = Math.exp(logits[r * k + j]! - logZ);
-    value += ceWeight[r]! * (logZ - logits[r * k + targetClass[r]!]!);
-  }
+  for (let r = 0; r < targetClass.length; r++) value += ceWeight[r]! * (logZ[r]! - logits[r * k + targetClass[r]!]!);
   const op = tf.customGrad((x) => ({
     value: tf.scalar((weight * value) / wsum),
     gradFunc: (dy) => {
       const g = ((dy as tf.Tensor).dataSync()[0]! * weight) / wsum;
-      const grad = new Float32Array(softmax.length);
+      const grad = new Float32Array(probs.length);
       for (let i = 0; i < grad.length; i++) {
         const r = Math.floor(i / k);
-        grad[i] = g * ceWeight[r]! * (softmax[i]! - (i - r * k === targetClass[r] ? 1 : 0));
+        grad[i] = g * ceWeight[r]! * (probs[i]! - (i - r * k === targetClass[r] ? 1 : 0));
       }
       return tf.tensor(grad, (x as tf.Tensor).shape);
     },
