@@ -325,6 +325,13 @@ struct LabelIds {
   const int32_t* wide = nullptr;
   const uint8_t* compact = nullptr;
   std::size_t length = 0;
+
+  // f(ids) with the ids as the pointer type they are.
+  template <typename F>
+  void visit(F&& f) const {
+    if (wide) f(wide);
+    else f(compact);
+  }
 };
 
 LabelIds label_ids(const Napi::CallbackInfo& info, std::size_t index, const char* name) {
@@ -410,12 +417,10 @@ Napi::Value MatchingCosts(const Napi::CallbackInfo& info) {
   auto dice = doubles(info, 11, "dice", bce.ElementLength());
   for (std::size_t i = 0; i < slot.ElementLength(); i++)
     if (slot[i] >= int32_t(columns)) throw Napi::RangeError::New(info.Env(), "slot: a column past the end of bce");
-  const auto run = [&](const auto* ids) {
+  labels.visit([&](const auto* ids) {
     samflow::matching_costs(data.Data(), offs.data(), offs.size(), points.Data(), points.ElementLength() / 2, h, w, ids, label_h, label_w,
                             info[8].ToBoolean().Value(), slot.Data(), slot.ElementLength(), columns, bce.Data(), dice.Data());
-  };
-  if (labels.wide) run(labels.wide);
-  else run(labels.compact);
+  });
   return info.Env().Undefined();
 }
 
@@ -467,12 +472,10 @@ Napi::Value PointLoss(const Napi::CallbackInfo& info) {
   check_maps(info, labels.length, label_offs, label_h, label_w);
   auto truth = floats(info, 9, "truth", rows * count);
   auto stats = doubles(info, 10, "stats", 4 * rows);
-  const auto run = [&](const auto* ids) {
+  labels.visit([&](const auto* ids) {
     samflow::point_loss(logits.Data(), rows, points.Data(), count, each, ids, label_offs.data(), classes.Data(), label_h, label_w,
                         info[8].ToBoolean().Value(), truth.Data(), stats.Data());
-  };
-  if (labels.wide) run(labels.wide);
-  else run(labels.compact);
+  });
   return info.Env().Undefined();
 }
 

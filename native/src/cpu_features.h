@@ -26,32 +26,26 @@ inline bool has_avx512() {
 
 }  // namespace samflow
 
-// Defines `name` calling name_avx2 (same body, compiled for AVX2 + FMA) where the CPU has them.
-#define SAMFLOW_DISPATCHED(name, params, args, body)                  \
-  __attribute__((target("avx2,fma"))) void name##_avx2 params body     \
-  void name##_baseline params body                                     \
-  void name params {                                                   \
-    if (::samflow::has_avx2_fma()) name##_avx2 args;                   \
-    else name##_baseline args;                                         \
+// Defines `name` (returning `type`) calling name_avx2 (same body, compiled for AVX2 + FMA) where
+// the CPU has them.
+#define SAMFLOW_DISPATCHED_RETURNING(type, name, params, args, body) \
+  __attribute__((target("avx2,fma"))) type name##_avx2 params body    \
+  type name##_baseline params body                                    \
+  type name params {                                                  \
+    if (::samflow::has_avx2_fma()) return name##_avx2 args;           \
+    return name##_baseline args;                                      \
   }
 
-// As SAMFLOW_DISPATCHED, with a third copy compiled for AVX-512 (16 floats a vector) where the CPU
-// has it: for arithmetic-bound loops (gathers run no faster there).
-#define SAMFLOW_DISPATCHED_AVX512(name, params, args, body)                                        \
-  __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))) void name##_avx512 params body \
-  SAMFLOW_DISPATCHED(name##_upto_avx2, params, args, body)                                         \
-  void name params {                                                                               \
-    if (::samflow::has_avx512()) name##_avx512 args;                                               \
-    else name##_upto_avx2 args;                                                                    \
-  }
-
-// As SAMFLOW_DISPATCHED_AVX512, for a function returning `type`.
-#define SAMFLOW_DISPATCHED_AVX512_RETURNING(type, name, params, args, body)                               \
+// As SAMFLOW_DISPATCHED_RETURNING, with a third copy compiled for AVX-512 (16 floats a vector)
+// where the CPU has it: for arithmetic-bound loops (gathers run no faster there).
+#define SAMFLOW_DISPATCHED_AVX512_RETURNING(type, name, params, args, body)                              \
   __attribute__((target("avx512f,avx512dq,avx512bw,avx512vl,avx2,fma"))) type name##_avx512 params body \
-  __attribute__((target("avx2,fma"))) type name##_avx2 params body                                      \
-  type name##_baseline params body                                                                      \
+  SAMFLOW_DISPATCHED_RETURNING(type, name##_upto_avx2, params, args, body)                              \
   type name params {                                                                                    \
     if (::samflow::has_avx512()) return name##_avx512 args;                                             \
-    if (::samflow::has_avx2_fma()) return name##_avx2 args;                                             \
-    return name##_baseline args;                                                                        \
+    return name##_upto_avx2 args;                                                                       \
   }
+
+// The void functions most loops are.
+#define SAMFLOW_DISPATCHED(name, params, args, body) SAMFLOW_DISPATCHED_RETURNING(void, name, params, args, body)
+#define SAMFLOW_DISPATCHED_AVX512(name, params, args, body) SAMFLOW_DISPATCHED_AVX512_RETURNING(void, name, params, args, body)
